@@ -1,0 +1,2 @@
+//! berth-sys: placeholder
+#![allow(unsafe_code)]

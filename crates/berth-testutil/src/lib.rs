@@ -1,0 +1,1 @@
+//! berth-testutil (placeholder header, replaced by the owner of the crate).
