@@ -1,0 +1,99 @@
+//! Processes: signals by number, descriptor hygiene, exec of a sealed binary.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// kill(2) with any signal number, real-time signals included (rustix's `Signal` has no
+/// safe constructor for those).
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: kill takes no pointers.
+    check(unsafe { libc::kill(pid, sig) } as libc::c_long).map(drop)
+}
+
+/// pidfd_send_signal(2): signals the exact process `pidfd` refers to, so a recycled PID
+/// can never receive it.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: the info pointer is NULL (the kernel fills in a SI_USER siginfo) and the fd
+    // is borrowed, hence open.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    check(ret).map(drop)
+}
+
+/// Marks every descriptor from `first` upwards close-on-exec, so that nothing of the
+/// runtime leaks into the container process (the CVE-2024-21626 class).
+pub fn cloexec_from(first: u32) -> io::Result<()> {
+    // SAFETY: close_range takes no pointers; CLOSE_RANGE_CLOEXEC only sets flags, so no
+    // descriptor owned by Rust code is closed behind its back.
+    let ret = unsafe {
+        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+    };
+    check(ret).map(drop)
+}
+
+/// Restores default dispositions for every catchable signal and unblocks all signals, so
+/// the container process starts with a clean signal state.
+pub fn reset_signals() {
+    for sig in 1..libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is a valid disposition for every catchable signal; failures
+        // (for numbers glibc reserves) are harmless and ignored.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: `set` is a properly initialised sigset that lives across the call.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Blocks `sig` for the calling thread (so it can be waited for with a signalfd or left
+/// pending), returning whether it was blocked before.
+pub fn ignore_signal(sig: i32) {
+    // SAFETY: SIG_IGN is a valid disposition for any catchable signal.
+    unsafe { libc::signal(sig, libc::SIG_IGN) };
+}
+
+/// personality(2).
+pub fn personality(persona: u64) -> io::Result<()> {
+    // SAFETY: personality takes no pointers.
+    check(unsafe { libc::personality(persona as libc::c_ulong) } as libc::c_long).map(drop)
+}
+
+/// ioprio_set(2) for the calling process.
+pub fn ioprio_set_self(class: i32, prio: i32) -> io::Result<()> {
+    let value = (class << 13) | prio;
+    // SAFETY: ioprio_set takes no pointers; IOPRIO_WHO_PROCESS = 1, who = 0 is "self".
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, value) }).map(drop)
+}
+
+/// setgroups(2) with no groups, or the given list.
+pub fn setgroups(groups: &[u32]) -> io::Result<()> {
+    // SAFETY: the pointer and length describe a live slice of gid_t-sized values.
+    check(unsafe { libc::setgroups(groups.len(), groups.as_ptr()) } as libc::c_long).map(drop)
+}
+
+/// Joins a new session keyring named `name` (keyctl JOIN_SESSION_KEYRING), so containers
+/// do not share the runtime's keys.
+pub fn join_session_keyring(name: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: KEYCTL_JOIN_SESSION_KEYRING = 1 reads one NUL-terminated string.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) }).map(drop)
+}
