@@ -1,0 +1,45 @@
+# shellcheck shell=bash
+# Helpers shared by berth's scripts: logging, locating cargo and the runtime binary.
+# Source it; it defines functions and variables only and has no side effects.
+
+BERTH_REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# cargo from rustup lives in ~/.cargo/bin, which a non-login root shell (CI) may lack.
+ensure_cargo() {
+    if ! command -v cargo >/dev/null 2>&1 && [ -f "${HOME:-/root}/.cargo/env" ]; then
+        # shellcheck disable=SC1091
+        . "${HOME:-/root}/.cargo/env"
+    fi
+    command -v cargo >/dev/null 2>&1 ||
+        die "cargo not found: install a Rust toolchain >= 1.85 (rustup) first"
+}
+
+# The berth-runtime binary to use: $BERTH_RUNTIME if set, else the release build.
+berth_runtime_path() {
+    if [ -n "${BERTH_RUNTIME:-}" ]; then
+        printf '%s\n' "$BERTH_RUNTIME"
+    else
+        printf '%s\n' "$BERTH_REPO/target/release/berth-runtime"
+    fi
+}
+
+# Installs the given Debian packages if any is missing; `apt-get update` only when needed
+# (no package lists yet, or an install failed because the lists were stale).
+apt_ensure() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    log "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial -e auxfiles)" ]; then
+        apt-get update -qq
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null ||
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null; }
+}

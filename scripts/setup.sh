@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Prepares a Debian bookworm machine (as root) to build and test berth, then builds it.
+# Idempotent: installs only missing packages, runs `apt-get update` only when needed.
+#
+# Packages, and why each is needed:
+#   build-essential  C compiler and linker for Rust's build scripts and linking
+#   pkg-config       lets the libseccomp crate find the library
+#   libseccomp-dev   berth-seccomp compiles OCI seccomp profiles through libseccomp
+#   busybox-static   the root filesystem of every test and demo bundle
+#   jq               scripts edit config.json and read `state` output
+#   time             GNU /usr/bin/time: peak RSS and CPU time in bench/runtime.sh
+# Engines (podman, docker.io) and peers (runc, crun, hyperfine) are installed by the
+# scripts that use them, not here.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || die "setup.sh must run as root (it installs packages)"
+
+apt_ensure build-essential pkg-config libseccomp-dev busybox-static jq time
+ensure_cargo
+
+cd "$BERTH_REPO"
+log "cargo build --release --workspace"
+cargo build --release --workspace
+log "built $(berth_runtime_path)"

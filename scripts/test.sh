@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# THE test command of berth (CI runs it through .ci/run, as root, CI=true, no stdin).
+#
+# Tiers, in order (each later tier needs root; every step runs even if an earlier one failed,
+# except setup):
+#   setup      scripts/setup.sh: packages + `cargo build --release --workspace`
+#   fmt        cargo fmt --check
+#   clippy     cargo clippy --workspace --all-targets -- -D warnings
+#   tests      cargo nextest run --workspace (cargo test without nextest): unit tests, and
+#              privileged tests, each in its own mount+network namespace (berth-testutil)
+#   doctests   cargo test --doc --workspace (nextest does not run doc tests)
+#   engines    tests/engines/{podman,docker}.sh against target/release/berth-runtime
+#              (skip with BERTH_SKIP_ENGINES=1)
+#   vm         tests/vm/run.sh: cgroup v2 lane in qemu, when present (skip: BERTH_SKIP_VM=1)
+# Ends with a summary table; exits non-zero if any step failed.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$BERTH_REPO"
+exec </dev/null
+export RUST_BACKTRACE=1
+
+[ "$(id -u)" -eq 0 ] || die "test.sh must run as root (privileged tests, packages)"
+
+names=() results=() times=()
+failed=0
+# step <name> <timeout seconds> <command...>: runs the command, records PASS/FAIL and time.
+step() {
+    local name="$1" limit="$2"; shift 2
+    local start end rc
+    printf '\n==================== %s ====================\n' "$name"
+    start=$(date +%s)
+    timeout -k 30 "$limit" "$@"
+    rc=$?
+    end=$(date +%s)
+    names+=("$name"); times+=("$((end - start))")
+    if [ "$rc" -eq 0 ]; then
+        results+=("PASS")
+    else
+        [ "$rc" -eq 124 ] && results+=("FAIL (timeout ${limit}s)") || results+=("FAIL (exit $rc)")
+        failed=1
+    fi
+    return "$rc"
+}
+skip() {
+    names+=("$1"); results+=("SKIP ($2)"); times+=("0")
+}
+summary() {
+    local i total=0
+    printf '\n==================== summary ====================\n'
+    for i in "${!names[@]}"; do
+        printf '%-10s %-28s %5ss\n' "${names[$i]}" "${results[$i]}" "${times[$i]}"
+        total=$((total + times[i]))
+    done
+    printf '%-10s %-28s %5ss\n' total "$([ $failed -eq 0 ] && echo PASS || echo FAIL)" "$total"
+}
+
+if ! step setup 1800 bash scripts/setup.sh; then
+    summary
+    exit 1
+fi
+ensure_cargo
+
+step fmt 120 cargo fmt --all --check
+step clippy 1200 cargo clippy --workspace --all-targets -- -D warnings
+if cargo nextest --version >/dev/null 2>&1; then
+    step tests 1200 cargo nextest run --workspace --no-tests=warn --no-fail-fast
+else
+    step tests 1200 cargo test --workspace --no-fail-fast
+fi
+step doctests 600 cargo test --doc --workspace
+
+runtime="$(berth_runtime_path)"
+if [ -n "${BERTH_SKIP_ENGINES:-}" ]; then
+    skip engines "BERTH_SKIP_ENGINES set"
+else
+    for engine in podman docker; do
+        if [ -f "tests/engines/$engine.sh" ]; then
+            step "$engine" 900 bash "tests/engines/$engine.sh" "$runtime"
+        else
+            skip "$engine" "tests/engines/$engine.sh missing"
+        fi
+    done
+fi
+
+if [ -n "${BERTH_SKIP_VM:-}" ]; then
+    skip vm "BERTH_SKIP_VM set"
+elif [ -f tests/vm/run.sh ]; then
+    step vm 1200 bash tests/vm/run.sh
+else
+    skip vm "tests/vm/run.sh missing"
+fi
+
+summary
+exit "$failed"
