@@ -9,5 +9,8 @@
 //! (`clone_fork`): the runtime never starts threads before forking.
 #![allow(unsafe_code)]
 
+pub mod bpf;
 pub mod ns;
 pub mod proc;
+pub mod seccomp;
+pub mod testing;
