@@ -12,3 +12,4 @@
 pub mod ns;
 pub mod proc;
 pub mod seccomp;
+pub mod testing;
