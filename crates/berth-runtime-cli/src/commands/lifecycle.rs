@@ -1,0 +1,75 @@
+//! `create`, `start`, `run`, `kill`, `delete`, `pause`, `resume`.
+
+use super::{absolute, absolute_opt};
+use crate::cli::CreateArgs;
+use anyhow::{bail, Result};
+use berth_runtime::{CreateOptions, ErrorKind, Runtime};
+
+fn create_options(args: &CreateArgs) -> Result<CreateOptions> {
+    Ok(CreateOptions {
+        bundle: absolute(&args.bundle)?,
+        pid_file: absolute_opt(args.pid_file.as_ref())?,
+        console_socket: absolute_opt(args.console_socket.as_ref())?,
+        preserve_fds: args.preserve_fds,
+        no_pivot: args.no_pivot,
+        no_new_keyring: args.no_new_keyring,
+    })
+}
+
+/// Containers are refused up front with `--systemd-cgroup`: berth drives cgroupfs itself,
+/// and silently ignoring the flag would put the container where systemd does not expect.
+fn check_cgroup_driver(rt: &Runtime) -> Result<()> {
+    if rt.systemd_cgroup {
+        bail!("systemd cgroup driver is not supported");
+    }
+    Ok(())
+}
+
+/// `create`.
+pub fn create(rt: &Runtime, args: &CreateArgs) -> Result<i32> {
+    check_cgroup_driver(rt)?;
+    rt.create(&args.id, &create_options(args)?)?;
+    Ok(0)
+}
+
+/// `start`.
+pub fn start(rt: &Runtime, id: &str) -> Result<i32> {
+    rt.start(id)?;
+    Ok(0)
+}
+
+/// `run`: the exit status of the container process unless detached.
+pub fn run(rt: &Runtime, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
+    check_cgroup_driver(rt)?;
+    if keep && !detach {
+        bail!("run --keep is not supported yet");
+    }
+    let status = rt.run(&args.id, &create_options(args)?, detach)?;
+    Ok(if detach { 0 } else { status })
+}
+
+/// `kill`.
+pub fn kill(rt: &Runtime, id: &str, signal: i32, all: bool) -> Result<i32> {
+    rt.kill(id, signal, all)?;
+    Ok(0)
+}
+
+/// `delete`: with `--force`, a container that does not exist is not an error (runc).
+pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<i32> {
+    match rt.delete(id, force) {
+        Err(e) if force && e.kind() == ErrorKind::NotFound => Ok(0),
+        other => other.map(|()| 0).map_err(Into::into),
+    }
+}
+
+/// `pause`.
+pub fn pause(rt: &Runtime, id: &str) -> Result<i32> {
+    rt.pause(id)?;
+    Ok(0)
+}
+
+/// `resume`.
+pub fn resume(rt: &Runtime, id: &str) -> Result<i32> {
+    rt.resume(id)?;
+    Ok(0)
+}
