@@ -220,3 +220,100 @@ fn notify_returns_an_fd_a_listener_can_answer() -> anyhow::Result<()> {
     assert_eq!(got, state);
     Ok(())
 }
+
+/// The capabilities Docker and Podman give a container by default; the profile's
+/// `includes.caps`/`excludes.caps` are resolved against them.
+const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Turns a containers-common/Docker profile (`archMap`, `includes`, `excludes`) into the
+/// OCI section an engine would write for an amd64 container with [`DEFAULT_CAPS`].
+fn oci_from_engine_profile(p: &serde_json::Value) -> serde_json::Value {
+    let strs = |v: &serde_json::Value, key: &str| -> Vec<String> {
+        v.get(key)
+            .and_then(|a| a.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let empty = serde_json::json!({});
+    let mut rules = Vec::new();
+    for rule in p["syscalls"].as_array().into_iter().flatten() {
+        let inc = rule.get("includes").unwrap_or(&empty);
+        let exc = rule.get("excludes").unwrap_or(&empty);
+        let has = |c: &String| DEFAULT_CAPS.contains(&c.as_str());
+        let arch_ok = |arches: Vec<String>| arches.iter().any(|a| a == "amd64");
+        let included = strs(inc, "caps").iter().all(has)
+            && (strs(inc, "arches").is_empty() || arch_ok(strs(inc, "arches")))
+            && !strs(exc, "caps").iter().any(has)
+            && !arch_ok(strs(exc, "arches"));
+        if included {
+            let mut r = serde_json::json!({"names": rule["names"], "action": rule["action"]});
+            if let Some(args) = rule.get("args").filter(|a| !a.is_null()) {
+                r["args"] = args.clone();
+            }
+            if let Some(e) = rule.get("errnoRet") {
+                r["errnoRet"] = e.clone();
+            }
+            rules.push(r);
+        }
+    }
+    let mut out = serde_json::json!({
+        "defaultAction": p["defaultAction"],
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": rules,
+    });
+    if let Some(e) = p.get("defaultErrnoRet") {
+        out["defaultErrnoRet"] = e.clone();
+    }
+    out
+}
+
+/// The default profile of Podman (containers-common), as installed on the host, loads
+/// and behaves: ordinary syscalls and thread creation work, `personality` is allowed
+/// only for the listed personas, anything else gets the default errno (ENOSYS there).
+#[test]
+fn containers_default_profile() -> anyhow::Result<()> {
+    const PATH: &str = "/usr/share/containers/seccomp.json";
+    if !cfg!(target_arch = "x86_64") || !std::path::Path::new(PATH).exists() {
+        eprintln!("skipped: needs {PATH} on x86_64");
+        return Ok(());
+    }
+    if !in_child() {
+        return assert_child_passed("containers_default_profile");
+    }
+    let engine: serde_json::Value = serde_json::from_slice(&std::fs::read(PATH)?)?;
+    let s: Seccomp = serde_json::from_value(oci_from_engine_profile(&engine))?;
+    berth_seccomp::validate(&s)?;
+    let dir = tempfile::tempdir()?;
+    let filter = compile(&s)?;
+    assert!(!filter.needs_notify());
+    filter.load()?;
+
+    std::fs::create_dir(dir.path().join("ok"))?;
+    std::fs::remove_dir(dir.path().join("ok"))?;
+    let t = std::thread::spawn(|| 7);
+    assert_eq!(t.join().ok(), Some(7));
+    assert!(berth_sys::proc::personality(0xffff_ffff).is_ok());
+    let err = berth_sys::proc::personality(0x0040000).err();
+    let want = engine["defaultErrnoRet"].as_i64().unwrap_or(1) as i32;
+    assert_eq!(err.and_then(|e| e.raw_os_error()), Some(want));
+    Ok(())
+}
