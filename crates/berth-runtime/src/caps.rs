@@ -110,14 +110,15 @@ fn sys(context: impl Into<String>, e: rustix::io::Errno) -> CapsError {
 }
 
 /// The number of capability `name` (`"CAP_NET_ADMIN"` → 12). Only the canonical
-/// upper-case `CAP_` spelling is accepted, as in the runtime-spec.
+/// upper-case `CAP_` spelling is accepted, as in the runtime-spec. The error names the
+/// field as `process.capabilities`; [`validate`] names the exact set.
 pub fn parse(name: &str) -> Result<u32, CapsError> {
     NAMES
         .iter()
         .position(|n| *n == name)
         .and_then(|i| u32::try_from(i).ok())
         .ok_or_else(|| CapsError::Unknown {
-            field: "capability".into(),
+            field: "process.capabilities".into(),
             name: name.into(),
         })
 }
@@ -328,7 +329,7 @@ mod tests {
         assert!(parse("chown").is_err());
         assert_eq!(
             parse("CAP_FOO").err().map(|e| e.to_string()),
-            Some(r#"capability: unknown capability "CAP_FOO""#.into())
+            Some(r#"process.capabilities: unknown capability "CAP_FOO""#.into())
         );
         Ok(())
     }
