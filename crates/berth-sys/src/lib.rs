@@ -9,6 +9,7 @@
 //! (`clone_fork`): the runtime never starts threads before forking.
 #![allow(unsafe_code)]
 
+pub mod bpf;
 pub mod ns;
 pub mod proc;
 pub mod seccomp;
