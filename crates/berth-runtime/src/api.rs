@@ -1,8 +1,8 @@
 //! The operations of the runtime, one method each (the CLI maps subcommands onto these).
 
-use crate::{Error, Result};
-use berth_spec::{features::Features, Process, Resources, Spec, State, Status};
+use berth_spec::{Process, Status};
 use std::path::PathBuf;
+
 
 /// A runtime rooted at a state directory (`--root`).
 #[derive(Debug, Clone)]
@@ -66,93 +66,9 @@ pub struct ContainerInfo {
     pub annotations: std::collections::BTreeMap<String, String>,
 }
 
-fn todo(op: &str) -> Error {
-    Error::Unsupported(format!("{op} is not implemented yet"))
-}
-
 impl Runtime {
     /// A runtime whose state lives under `root`.
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
         Runtime { root: root.into(), systemd_cgroup: false }
     }
-
-    /// Creates the container; its process waits for [`Runtime::start`].
-    pub fn create(&self, _id: &str, _opts: &CreateOptions) -> Result<()> {
-        Err(todo("create"))
-    }
-
-    /// Starts the user process of a created container.
-    pub fn start(&self, _id: &str) -> Result<()> {
-        Err(todo("start"))
-    }
-
-    /// create + start; unless `detach`, waits and returns the exit status, then deletes.
-    pub fn run(&self, _id: &str, _opts: &CreateOptions, _detach: bool) -> Result<i32> {
-        Err(todo("run"))
-    }
-
-    /// The container's state.
-    pub fn state(&self, _id: &str) -> Result<State> {
-        Err(todo("state"))
-    }
-
-    /// Sends `signal` to the init, or to every process of the container when `all`.
-    pub fn kill(&self, _id: &str, _signal: i32, _all: bool) -> Result<()> {
-        Err(todo("kill"))
-    }
-
-    /// Deletes a stopped container (any container with `force`).
-    pub fn delete(&self, _id: &str, _force: bool) -> Result<()> {
-        Err(todo("delete"))
-    }
-
-    /// Runs another process in the container; unless detached returns its exit status.
-    pub fn exec(&self, _id: &str, _opts: &ExecOptions) -> Result<i32> {
-        Err(todo("exec"))
-    }
-
-    /// Every container under the root.
-    pub fn list(&self) -> Result<Vec<ContainerInfo>> {
-        Err(todo("list"))
-    }
-
-    /// Host PIDs of the container's processes.
-    pub fn ps(&self, _id: &str) -> Result<Vec<i32>> {
-        Err(todo("ps"))
-    }
-
-    /// Freezes every process of the container.
-    pub fn pause(&self, _id: &str) -> Result<()> {
-        Err(todo("pause"))
-    }
-
-    /// Thaws a paused container.
-    pub fn resume(&self, _id: &str) -> Result<()> {
-        Err(todo("resume"))
-    }
-
-    /// Changes the resources of a created, running or paused container.
-    pub fn update(&self, _id: &str, _resources: &Resources) -> Result<()> {
-        Err(todo("update"))
-    }
-
-    /// cgroup statistics of the container.
-    pub fn stats(&self, _id: &str) -> Result<berth_cgroups::Stats> {
-        Err(todo("stats"))
-    }
-
-    /// The container's stored config (as created, with updates applied).
-    pub fn config(&self, _id: &str) -> Result<Spec> {
-        Err(todo("config"))
-    }
-}
-
-/// The default `config.json` that `spec` writes (busybox `sh`, runc's defaults).
-pub fn default_spec(_rootless: bool) -> Spec {
-    Spec::default()
-}
-
-/// What this runtime supports (`features`).
-pub fn features() -> Features {
-    Features::default()
 }

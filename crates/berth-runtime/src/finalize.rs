@@ -1,0 +1,171 @@
+//! The last steps before the user's program runs, shared by the container's init and by
+//! `exec`: rlimits, identity, capabilities, no_new_privs, seccomp, descriptor hygiene,
+//! then execve.
+//!
+//! Ordering matters (as in runc's `finalizeNamespace`): the bounding set is dropped while
+//! still privileged; with keepcaps set, the uid/gid switch keeps the permitted set, and
+//! capset then installs the requested sets; seccomp goes in last unless no_new_privs is
+//! off, in which case loading it needs CAP_SYS_ADMIN and so happens before the caps drop.
+
+use crate::{Error, Result};
+use berth_spec::{Process, Seccomp};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Finds `args[0]` as the container sees it: a path with a slash is used as is, a bare
+/// name is looked up in the process's `PATH` (its env, not ours).
+pub fn find_executable(p: &Process) -> Result<PathBuf> {
+    let name = p.args.first().map(String::as_str).unwrap_or("");
+    let is_exec = |path: &Path| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    };
+    if name.contains('/') {
+        let path = if Path::new(name).is_absolute() { PathBuf::from(name) } else { Path::new(&p.cwd).join(name) };
+        return if is_exec(&path) {
+            Ok(path)
+        } else {
+            Err(Error::NotFound(format!("exec {name:?}: no such executable file in the container")))
+        };
+    }
+    let path_var = p.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    path_var
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(name))
+        .find(|c| is_exec(c))
+        .ok_or_else(|| Error::NotFound(format!("exec {name:?}: executable file not found in $PATH")))
+}
+
+/// What the final step needs.
+pub struct Final<'a> {
+    /// The process to run.
+    pub process: &'a Process,
+    /// Its resolved executable.
+    pub exe: PathBuf,
+    /// The compiled seccomp filter, if any.
+    pub seccomp: Option<berth_seccomp::Filter>,
+    /// The seccomp config (for the notify listener).
+    pub seccomp_spec: Option<&'a Seccomp>,
+    /// Connection to the seccomp notify listener, opened before pivot_root.
+    pub listener: Option<UnixStream>,
+    /// State JSON sent to the listener.
+    pub state: String,
+    /// Keep fds 3..3+N open.
+    pub preserve_fds: u32,
+}
+
+fn load_seccomp(f: &mut Final) -> Result<()> {
+    let Some(filter) = f.seccomp.take() else { return Ok(()) };
+    let fd: Option<OwnedFd> = filter.load()?;
+    if let (Some(fd), Some(sock)) = (fd, f.listener.as_ref()) {
+        use std::os::fd::AsFd;
+        let meta = f.seccomp_spec.and_then(|s| s.listener_metadata.clone()).unwrap_or_default();
+        let msg = format!(
+            r#"{{"ociVersion":"{}","fds":["seccompFd"],"pid":{},"metadata":{},"state":{}}}"#,
+            berth_spec::OCI_VERSION,
+            std::process::id(),
+            serde_json::to_string(&meta).unwrap_or_default(),
+            if f.state.is_empty() { "{}" } else { &f.state }
+        );
+        berth_seccomp::send_to_listener(sock, fd.as_fd(), msg.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Applies identity and security settings, then replaces the process with the program.
+/// Returns only on failure.
+pub fn exec(mut f: Final) -> Error {
+    match prepare(&mut f) {
+        Ok(()) => {}
+        Err(e) => return e,
+    }
+    let p = f.process;
+    let mut cmd = std::process::Command::new(&f.exe);
+    if let Some((arg0, rest)) = p.args.split_first() {
+        cmd.arg0(arg0).args(rest);
+    }
+    cmd.env_clear();
+    for kv in &p.env {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    let err = cmd.exec();
+    Error::sys(format!("exec {}", f.exe.display()), err)
+}
+
+fn prepare(f: &mut Final) -> Result<()> {
+    let p = f.process;
+    crate::rlimit::apply(&p.rlimits).map_err(|e| Error::Invalid(e.to_string()))?;
+    if let Some(adj) = p.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Error::sys("process.oomScoreAdj: writing /proc/self/oom_score_adj", e))?;
+    }
+    if let Some(io) = &p.io_priority {
+        let class = match io.class.as_str() {
+            "IOPRIO_CLASS_RT" => 1,
+            "IOPRIO_CLASS_BE" => 2,
+            "IOPRIO_CLASS_IDLE" => 3,
+            c => return Err(Error::Invalid(format!("process.ioPriority.class: unknown class {c:?}"))),
+        };
+        berth_sys::proc::ioprio_set_self(class, io.priority).map_err(|e| Error::sys("process.ioPriority", e))?;
+    }
+    let chdir_early = rustix::process::chdir(p.cwd.as_str()).is_ok();
+    if p.no_new_privileges {
+        rustix::thread::set_no_new_privs(true).map_err(|e| Error::sys("setting no_new_privs", e))?;
+    } else {
+        load_seccomp(f)?;
+    }
+    let caps = p.capabilities.as_ref();
+    if let Some(c) = caps {
+        let bounding = names(c.bounding.as_deref())?;
+        crate::caps::drop_bounding(&bounding).map_err(|e| Error::Invalid(e.to_string()))?;
+        crate::caps::set_keepcaps(true).map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    let u = &p.user;
+    berth_sys::proc::setgroups(&u.additional_gids).map_err(|e| Error::sys("setgroups", e))?;
+    rustix::thread::set_thread_res_gid(
+        rustix::fs::Gid::from_raw(u.gid),
+        rustix::fs::Gid::from_raw(u.gid),
+        rustix::fs::Gid::from_raw(u.gid),
+    )
+    .map_err(|e| Error::sys(format!("setting gid {}", u.gid), e))?;
+    rustix::thread::set_thread_res_uid(
+        rustix::fs::Uid::from_raw(u.uid),
+        rustix::fs::Uid::from_raw(u.uid),
+        rustix::fs::Uid::from_raw(u.uid),
+    )
+    .map_err(|e| Error::sys(format!("setting uid {}", u.uid), e))?;
+    if let Some(c) = caps {
+        let eff = names(c.effective.as_deref())?;
+        let perm = names(c.permitted.as_deref())?;
+        let inh = names(c.inheritable.as_deref())?;
+        crate::caps::set(&eff, &perm, &inh).map_err(|e| Error::Invalid(e.to_string()))?;
+        crate::caps::set_ambient(&names(c.ambient.as_deref())?).map_err(|e| Error::Invalid(e.to_string()))?;
+        crate::caps::set_keepcaps(false).map_err(|e| Error::Invalid(e.to_string()))?;
+    }
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(u.umask.unwrap_or(0o022)));
+    if !chdir_early {
+        rustix::process::chdir(p.cwd.as_str())
+            .map_err(|e| Error::sys(format!("process.cwd: chdir to {}", p.cwd), e))?;
+    }
+    if p.no_new_privileges {
+        load_seccomp(f)?;
+    }
+    f.listener = None;
+    berth_sys::proc::cloexec_from(3 + f.preserve_fds).map_err(|e| Error::sys("closing descriptors", e))?;
+    berth_sys::proc::reset_signals();
+    Ok(())
+}
+
+fn names(list: Option<&[String]>) -> Result<Vec<u32>> {
+    list.unwrap_or_default()
+        .iter()
+        .map(|n| crate::caps::parse(n).map_err(|e| Error::Invalid(e.to_string())))
+        .collect()
+}
