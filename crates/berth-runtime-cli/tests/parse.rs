@@ -129,6 +129,11 @@ fn create_flags_before_and_after_the_id() {
         (None, 0, false)
     );
     assert!(!create("create --no-pivot=false c3").no_pivot);
+    // go-runc adds --detach to create when CreateOpts.Detach is set.
+    assert_eq!(
+        create("create --detach --bundle /b c4").bundle,
+        PathBuf::from("/b")
+    );
 }
 
 #[test]
