@@ -534,3 +534,167 @@ fn unsupported_requests_name_the_field() -> Result<()> {
     }
     Ok(())
 }
+
+/// A block device of this machine as (major, minor), if there is one.
+fn some_block_device() -> Option<(i64, i64)> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    names.iter().find_map(|n| {
+        let dev = std::fs::read_to_string(format!("/sys/block/{n}/dev")).ok()?;
+        let (a, b) = dev.trim().split_once(':')?;
+        Some((a.parse().ok()?, b.parse().ok()?))
+    })
+}
+
+#[test]
+fn block_io_throttles_and_weights() -> Result<()> {
+    let f = Fixture::new("io")?;
+    f.cg.create()?;
+    let Some((major, minor)) = some_block_device() else {
+        eprintln!("no block device: skipped");
+        return Ok(());
+    };
+    eprintln!("block device {major}:{minor}");
+    let throttle = |rate| berth_spec::ThrottleDevice { major, minor, rate };
+    let r = Resources {
+        block_io: Some(berth_spec::BlockIo {
+            throttle_read_bps_device: vec![throttle(1 << 20)],
+            throttle_write_iops_device: vec![throttle(100)],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    f.cg.apply(&r)?;
+    if f.is_v1("blkio") {
+        assert_eq!(
+            f.read("blkio", "blkio.throttle.read_bps_device")?,
+            format!("{major}:{minor} 1048576")
+        );
+        assert_eq!(
+            f.read("blkio", "blkio.throttle.write_iops_device")?,
+            format!("{major}:{minor} 100")
+        );
+    } else {
+        assert_eq!(
+            f.read("io", "io.max")?,
+            format!("{major}:{minor} rbps=1048576 wbps=max riops=max wiops=100")
+        );
+    }
+    let weight = Resources {
+        block_io: Some(berth_spec::BlockIo {
+            weight: Some(500),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let dir = f.dir(if f.is_v1("blkio") { "blkio" } else { "io" })?;
+    let file = [
+        "blkio.bfq.weight",
+        "blkio.weight",
+        "io.bfq.weight",
+        "io.weight",
+    ]
+    .into_iter()
+    .find(|n| dir.join(n).exists());
+    match file {
+        Some(file) => {
+            f.cg.apply(&weight)?;
+            let got = std::fs::read_to_string(dir.join(file))?;
+            let want = if file == "io.weight" {
+                "default 4950"
+            } else {
+                "500"
+            };
+            assert!(got.contains(want), "{file}: {got:?}, want {want}");
+        }
+        None => {
+            let err =
+                f.cg.apply(&weight)
+                    .expect_err("no weight file here")
+                    .to_string();
+            assert!(
+                err.contains("blockIO.weight") && err.contains("not supported"),
+                "{err}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn unified_map_is_written_verbatim() -> Result<()> {
+    let f = Fixture::new("unified")?;
+    f.cg.create()?;
+    let (key, value, want) = match f.cg.layout() {
+        Layout::V2 => ("memory.high", "50M", "52428800"),
+        Layout::Hybrid if Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() => {
+            ("hugetlb.2MB.max", "2097152", "2097152")
+        }
+        _ => {
+            let r = Resources {
+                unified: [("memory.high".to_string(), "1".to_string())].into(),
+                ..Default::default()
+            };
+            let err = f.cg.apply(&r).expect_err("no v2 hierarchy").to_string();
+            assert!(err.contains("unified"), "{err}");
+            return Ok(());
+        }
+    };
+    f.cg.apply(&Resources {
+        unified: [(key.to_string(), value.to_string())].into(),
+        ..Default::default()
+    })?;
+    let v2 =
+        f.cg.hierarchies()
+            .into_iter()
+            .find(|h| h.v2)
+            .context("v2 hierarchy")?;
+    assert_eq!(std::fs::read_to_string(v2.path.join(key))?.trim(), want);
+    let r = Resources {
+        unified: [("nosuch.file".to_string(), "1".to_string())].into(),
+        ..Default::default()
+    };
+    let err = f.cg.apply(&r).expect_err("no such file").to_string();
+    assert!(err.contains("unified[\"nosuch.file\"]"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn sub_cgroups_are_listed_signalled_and_removed() -> Result<()> {
+    let mut f = Fixture::new("sub")?;
+    f.cg.create()?;
+    let a = f.spawn("read x")?;
+    let b = f.spawn("read x")?;
+    let pid_b = f.pid(b);
+    for h in f.cg.hierarchies() {
+        let sub = h.path.join("sub");
+        std::fs::create_dir(&sub)?;
+        for file in ["cpuset.cpus", "cpuset.mems"] {
+            if !h.v2 && sub.join(file).exists() {
+                std::fs::write(
+                    sub.join(file),
+                    std::fs::read_to_string(h.path.join(file))?.trim(),
+                )?;
+            }
+        }
+        std::fs::write(sub.join("cgroup.procs"), pid_b.to_string())?;
+    }
+    let procs = f.cg.procs()?;
+    assert!(
+        procs.contains(&f.pid(a)) && procs.contains(&pid_b),
+        "{procs:?}"
+    );
+    f.cg.kill_all(libc::SIGTERM)?;
+    use std::os::unix::process::ExitStatusExt;
+    for i in [a, b] {
+        assert_eq!(f.children[i].wait()?.signal(), Some(libc::SIGTERM));
+    }
+    f.cg.destroy()?;
+    for h in f.cg.hierarchies() {
+        assert!(!h.path.exists(), "{} left behind", h.path.display());
+    }
+    Ok(())
+}
