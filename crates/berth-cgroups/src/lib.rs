@@ -25,6 +25,8 @@ mod cgroup;
 mod convert;
 mod devices;
 mod devices_bpf;
+#[cfg(test)]
+mod fixture_tests;
 mod fsutil;
 mod mountinfo;
 mod stats;
