@@ -24,6 +24,10 @@ pub struct Hierarchy {
     pub path: PathBuf,
     /// True for the cgroup2 hierarchy.
     pub v2: bool,
+    /// v1: the hierarchy's controllers as mount options (`["cpu", "cpuacct"]`,
+    /// `["name=systemd"]`), i.e. what `mount -t cgroup -o <these joined by ,>` needs to mount
+    /// it again inside a cgroup namespace. v2: empty.
+    pub subsystems: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -143,6 +147,7 @@ impl Cgroup {
                     mountpoint: m.mountpoint.clone(),
                     path: dir_in(&m.mountpoint, &m.root, &path),
                     v2: false,
+                    subsystems: m.controllers.clone(),
                 },
             })
             .collect();
@@ -160,6 +165,7 @@ impl Cgroup {
                     mountpoint: m.mountpoint.clone(),
                     path: dir_in(&m.mountpoint, &m.root, &path),
                     v2: true,
+                    subsystems: Vec::new(),
                 },
             }
         });
@@ -220,6 +226,12 @@ impl Cgroup {
             .iter()
             .map(|d| &d.hierarchy)
             .chain(self.v2.iter().map(|d| &d.hierarchy))
+    }
+
+    /// True when the cgroup's directory exists in at least one hierarchy (it was created
+    /// and not yet destroyed).
+    pub fn exists(&self) -> bool {
+        self.dirs().any(|h| h.path.is_dir())
     }
 
     /// Every hierarchy with this cgroup's directory in it (for mounting `/sys/fs/cgroup`

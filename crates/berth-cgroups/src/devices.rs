@@ -201,6 +201,57 @@ impl DeviceRules {
         out
     }
 
+    /// The writes that bring a v1 device cgroup whose `devices.list` reads `current` into
+    /// this state. When both the current and the wanted state deny by default (the usual
+    /// container case, e.g. on `update`), only the differences are written, allows first, so
+    /// a running container never passes through "deny everything" (which a reset with `a`
+    /// would do for a moment). Otherwise this is [`DeviceRules::v1_writes`].
+    pub fn v1_update_writes(&self, current: &str) -> Vec<(&'static str, String)> {
+        let current_allows_all = current.lines().any(|l| l.trim() == "a *:* rwm");
+        if self.default_allow || current_allows_all {
+            return self.v1_writes();
+        }
+        let Some(have) = parse_list(current) else {
+            return self.v1_writes();
+        };
+        let key = |e: &DeviceException| (e.typ, e.major, e.minor);
+        let mut out = Vec::new();
+        for want in &self.exceptions {
+            let had = have
+                .iter()
+                .find(|h| key(h) == key(want))
+                .map_or(0, |h| h.access);
+            if want.access & !had != 0 {
+                out.push((
+                    "devices.allow",
+                    DeviceException {
+                        access: want.access & !had,
+                        ..want.clone()
+                    }
+                    .v1_string(),
+                ));
+            }
+        }
+        for had in &have {
+            let keep = self
+                .exceptions
+                .iter()
+                .find(|w| key(w) == key(had))
+                .map_or(0, |w| w.access);
+            if had.access & !keep != 0 {
+                out.push((
+                    "devices.deny",
+                    DeviceException {
+                        access: had.access & !keep,
+                        ..had.clone()
+                    }
+                    .v1_string(),
+                ));
+            }
+        }
+        out
+    }
+
     /// A readable summary (for error messages and logs).
     pub fn describe(&self) -> String {
         let mut s = String::from(if self.default_allow {
@@ -213,6 +264,36 @@ impl DeviceRules {
         }
         s
     }
+}
+
+/// Parses a whitelist-mode `devices.list` (`c 1:3 rwm` per line); `None` if a line is not
+/// in that form.
+fn parse_list(text: &str) -> Option<Vec<DeviceException>> {
+    let mut out = Vec::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let mut it = line.split_whitespace();
+        let typ = match it.next()? {
+            "c" => DeviceType::Char,
+            "b" => DeviceType::Block,
+            _ => return None,
+        };
+        let (major, minor) = it.next()?.split_once(':')?;
+        let num = |n: &str| {
+            if n == "*" {
+                Some(None)
+            } else {
+                n.parse().ok().map(Some)
+            }
+        };
+        let access = parse_access(Some(it.next()?), "devices.list").ok()?;
+        out.push(DeviceException {
+            typ,
+            major: num(major)?,
+            minor: num(minor)?,
+            access,
+        });
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -288,6 +369,38 @@ mod tests {
         let s = DeviceRules::from_spec(&more).expect("valid");
         assert_eq!(s.describe(), "deny all");
         assert_eq!(s.v1_writes(), vec![("devices.deny", "a".to_string())]);
+    }
+
+    #[test]
+    fn updates_between_whitelists_write_only_the_difference() {
+        let rules = vec![
+            rule(false, "a", None, None, "rwm"),
+            rule(true, "c", Some(1), Some(3), "rw"),
+            rule(true, "c", Some(136), None, "rwm"),
+        ];
+        let s = DeviceRules::from_spec(&rules).expect("valid");
+        assert_eq!(
+            s.v1_update_writes("c 1:3 rwm\nc 1:5 r\n"),
+            vec![
+                ("devices.allow", "c 136:* rwm".to_string()),
+                ("devices.deny", "c 1:3 m".to_string()),
+                ("devices.deny", "c 1:5 r".to_string()),
+            ]
+        );
+        assert_eq!(
+            s.v1_update_writes("a *:* rwm\n"),
+            s.v1_writes(),
+            "from allow-all: reset"
+        );
+        assert_eq!(
+            s.v1_update_writes("x garbage\n"),
+            s.v1_writes(),
+            "unknown list: reset"
+        );
+        assert!(
+            s.v1_update_writes("c 1:3 rw\nc 136:* rwm\n").is_empty(),
+            "nothing to do"
+        );
     }
 
     #[test]

@@ -116,7 +116,11 @@ pub(crate) fn memory(dir: &Path, m: &Memory) -> Result<()> {
         if let Some(v) = v.filter(|v| *v != 0) {
             if exists(dir, file) {
                 match write(dir, file, &v.to_string()) {
-                    Err(e) if e.is_errno(libc::EOPNOTSUPP) || e.is_errno(libc::EINVAL) => {}
+                    // 524 is the kernel-internal ENOTSUPP, which some kernels leak here.
+                    Err(e)
+                        if e.is_errno(libc::EOPNOTSUPP)
+                            || e.is_errno(libc::EINVAL)
+                            || e.is_errno(524) => {}
                     other => other?,
                 }
             }
@@ -386,9 +390,14 @@ pub(crate) fn rdma(dir: &Path, map: &BTreeMap<String, Rdma>) -> Result<()> {
     Ok(())
 }
 
-/// devices controller: reset to the default, then each exception.
+/// devices controller: from the current `devices.list`, the differences only when that is
+/// safe, else a reset to the default followed by each exception.
 pub(crate) fn devices(dir: &Path, rules: &DeviceRules) -> Result<()> {
-    for (file, rule) in rules.v1_writes() {
+    let writes = match read_opt(dir, "devices.list")? {
+        Some(current) => rules.v1_update_writes(&current),
+        None => rules.v1_writes(),
+    };
+    for (file, rule) in writes {
         write(dir, file, &rule)?;
     }
     Ok(())

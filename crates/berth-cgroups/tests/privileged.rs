@@ -181,6 +181,8 @@ fn limits_are_written_and_updates_keep_the_rest() -> Result<()> {
             limit: Some(64 * mib),
             swap: Some(128 * mib),
             reservation: Some(32 * mib),
+            swappiness: Some(10),
+            disable_oom_killer: Some(true),
             ..Default::default()
         }),
         cpu: Some(Cpu {
@@ -216,6 +218,10 @@ fn limits_are_written_and_updates_keep_the_rest() -> Result<()> {
             f.read("memory", "memory.soft_limit_in_bytes")?,
             (32 * mib).to_string()
         );
+        assert_eq!(f.read("memory", "memory.swappiness")?, "10");
+        assert!(f
+            .read("memory", "memory.oom_control")?
+            .contains("oom_kill_disable 1"));
     } else {
         assert_eq!(f.read("memory", "memory.max")?, (64 * mib).to_string());
         assert_eq!(
@@ -305,6 +311,7 @@ fn limits_are_written_and_updates_keep_the_rest() -> Result<()> {
 /// Runs the full life of one process: join, stats, freeze, thaw, kill, destroy.
 fn lifecycle(f: &mut Fixture) -> Result<()> {
     f.cg.create()?;
+    ensure!(f.cg.exists(), "exists after create");
     let out = tempfile::NamedTempFile::new()?;
     let script = format!(
         "while :; do echo x >> {}; sleep 0.02; done",
@@ -364,6 +371,7 @@ fn lifecycle(f: &mut Fixture) -> Result<()> {
         Ok(f.cg.procs()?.is_empty())
     })?;
     f.cg.destroy()?;
+    ensure!(!f.cg.exists(), "gone after destroy");
     for h in f.cg.hierarchies() {
         assert!(!h.path.exists(), "{} left behind", h.path.display());
     }
@@ -427,6 +435,10 @@ fn devices(f: &mut Fixture) -> Result<()> {
     both.devices.push(rule(true, "c", Some(1), Some(3), "rw"));
     f.cg.apply(&both)?;
     assert_eq!(step.ask()?, "null=ok zero=ok");
+    if f.is_v1("devices") {
+        let list = f.read("devices", "devices.list")?;
+        assert_eq!(list, "c 1:5 rwm\nc 1:3 rw", "devices.list after the update");
+    }
     if !f.is_v1("devices") {
         assert_eq!(
             f.cg.device_programs()?,
