@@ -522,3 +522,23 @@ fn open_rejects_escaping_paths() {
     assert_eq!(cg.path(), "/berth/abc");
     assert_eq!(cg.hierarchies()[0].path, Path::new(&f.path("cg/berth/abc")));
 }
+
+#[test]
+fn rdma_limits_use_one_line_per_device() {
+    let f = Fake::v2();
+    f.files("cg/berth/x", &[("rdma.max", "")]);
+    let rdma = berth_spec::Rdma {
+        hca_handles: Some(2),
+        hca_objects: Some(100),
+    };
+    f.open()
+        .apply(&Resources {
+            rdma: [("mlx5_0".to_string(), rdma)].into(),
+            ..Default::default()
+        })
+        .expect("apply");
+    assert_eq!(
+        f.read("cg/berth/x/rdma.max"),
+        "mlx5_0 hca_handle=2 hca_object=100"
+    );
+}
