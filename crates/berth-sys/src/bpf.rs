@@ -54,7 +54,11 @@ pub struct BpfError {
 
 impl BpfError {
     fn new(op: &'static str, source: io::Error) -> Self {
-        BpfError { op, source, log: String::new() }
+        BpfError {
+            op,
+            source,
+            log: String::new(),
+        }
     }
 }
 
@@ -159,7 +163,11 @@ pub fn load_cgroup_device_prog(insns: &[Insn], license: &CStr) -> Result<OwnedFd
             let text = String::from_utf8_lossy(&log[..text_len]).trim().to_string();
             match retry {
                 Ok(fd) => owned(fd).map_err(|e| BpfError::new("BPF_PROG_LOAD", e)),
-                Err(_) => Err(BpfError { op: "BPF_PROG_LOAD", source: first, log: text }),
+                Err(_) => Err(BpfError {
+                    op: "BPF_PROG_LOAD",
+                    source: first,
+                    log: text,
+                }),
             }
         }
     }
@@ -184,7 +192,9 @@ pub fn prog_attach(
         attach_flags: flags,
         replace_bpf_fd: 0,
     };
-    bpf(CMD_PROG_ATTACH, &mut attr).map(drop).map_err(|e| BpfError::new("BPF_PROG_ATTACH", e))
+    bpf(CMD_PROG_ATTACH, &mut attr)
+        .map(drop)
+        .map_err(|e| BpfError::new("BPF_PROG_ATTACH", e))
 }
 
 /// Detaches `prog` from the cgroup directory `cgroup`.
@@ -199,7 +209,9 @@ pub fn prog_detach(
         attach_type,
         ..Default::default()
     };
-    bpf(CMD_PROG_DETACH, &mut attr).map(drop).map_err(|e| BpfError::new("BPF_PROG_DETACH", e))
+    bpf(CMD_PROG_DETACH, &mut attr)
+        .map(drop)
+        .map_err(|e| BpfError::new("BPF_PROG_DETACH", e))
 }
 
 /// IDs of the programs attached directly to the cgroup directory `cgroup` (not inherited
@@ -220,7 +232,9 @@ pub fn prog_query(cgroup: BorrowedFd<'_>, attach_type: u32) -> Result<Vec<u32>, 
                 return Ok(ids);
             }
             // ENOSPC: more programs than slots; prog_cnt now says how many there are.
-            Err(e) if e.raw_os_error() == Some(libc::ENOSPC) && attr.prog_cnt as usize > ids.len() => {
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOSPC) && attr.prog_cnt as usize > ids.len() =>
+            {
                 ids = vec![0u32; attr.prog_cnt as usize];
             }
             Err(e) => return Err(BpfError::new("BPF_PROG_QUERY", e)),
@@ -230,7 +244,10 @@ pub fn prog_query(cgroup: BorrowedFd<'_>, attach_type: u32) -> Result<Vec<u32>, 
 
 /// Opens the loaded program with ID `id`.
 pub fn prog_fd_by_id(id: u32) -> Result<OwnedFd, BpfError> {
-    let mut attr = AttrGetFdById { prog_id: id, ..Default::default() };
+    let mut attr = AttrGetFdById {
+        prog_id: id,
+        ..Default::default()
+    };
     bpf(CMD_PROG_GET_FD_BY_ID, &mut attr)
         .and_then(owned)
         .map_err(|e| BpfError::new("BPF_PROG_GET_FD_BY_ID", e))
