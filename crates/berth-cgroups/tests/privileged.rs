@@ -63,6 +63,31 @@ impl Fixture {
         }))
     }
 
+    /// The same, but seeing only the host's v1 hierarchies (a pure-v1 view, where SIGKILL
+    /// goes through freeze, kill, thaw); `None` unless the host is hybrid.
+    fn v1_view(name: &str) -> Result<Option<Fixture>> {
+        berth_testutil::require_root();
+        if Layout::detect()? != Layout::Hybrid {
+            return Ok(None);
+        }
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
+        let only_v1: String = mountinfo
+            .lines()
+            .filter(|l| l.contains(" - cgroup "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let path = format!(
+            "/{}/ctr",
+            berth_testutil::unique_id(&format!("berth-cgtest-{name}"))
+        );
+        let cg = Cgroup::open_at(&only_v1, Some(&path), "ctr")?;
+        ensure!(cg.layout() == Layout::V1);
+        Ok(Some(Fixture {
+            cg,
+            children: Vec::new(),
+        }))
+    }
+
     /// Starts `sh -c script` with piped stdio, moved into the cgroup.
     fn spawn(&mut self, script: &str) -> Result<usize> {
         let child = Command::new("sh")
@@ -381,6 +406,14 @@ fn lifecycle(f: &mut Fixture) -> Result<()> {
 #[test]
 fn process_lifecycle() -> Result<()> {
     lifecycle(&mut Fixture::new("life")?)
+}
+
+#[test]
+fn v1_view_process_lifecycle() -> Result<()> {
+    match Fixture::v1_view("v1life")? {
+        Some(mut f) => lifecycle(&mut f),
+        None => Ok(()),
+    }
 }
 
 #[test]
