@@ -490,15 +490,20 @@ impl Cgroup {
         if signal != libc::SIGKILL {
             return send(self.procs()?);
         }
-        if let Some(d) = &self.v2 {
-            if v2::kill(&d.hierarchy.path)? {
-                // Stragglers in a v1 hierarchy only (hybrid hosts) are signalled too.
-                return send(self.procs()?);
-            }
-        }
-        let frozen = self.freeze().is_ok();
-        let sent = self.procs().and_then(send);
-        if frozen {
+        let killed_by_kernel = match &self.v2 {
+            Some(d) => v2::kill(&d.hierarchy.path)?,
+            None => false,
+        };
+        let sent = if killed_by_kernel {
+            // Processes in a v1 hierarchy only (hybrid hosts) get the signal too.
+            self.procs().and_then(send)
+        } else {
+            let _ = self.freeze();
+            self.procs().and_then(send)
+        };
+        // A task frozen by the v1 freezer cannot act on SIGKILL until thawed (the v2
+        // freezer lets fatal signals through), so a paused container is thawed to die.
+        if self.is_frozen().unwrap_or(false) {
             self.thaw()?;
         }
         sent

@@ -408,6 +408,50 @@ fn process_lifecycle() -> Result<()> {
     lifecycle(&mut Fixture::new("life")?)
 }
 
+/// SIGKILL reaches the processes of a paused (frozen) cgroup.
+fn kill_frozen(f: &mut Fixture) -> Result<()> {
+    f.cg.create()?;
+    let i = f.spawn("read x")?;
+    f.cg.freeze()?;
+    f.cg.kill_all(libc::SIGKILL)?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = f.children[i].try_wait()? {
+            use std::os::unix::process::ExitStatusExt;
+            assert_eq!(status.signal(), Some(libc::SIGKILL));
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "a frozen process survived SIGKILL"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!f.cg.is_frozen()?, "left frozen");
+    Ok(())
+}
+
+#[test]
+fn kill_reaches_a_frozen_cgroup() -> Result<()> {
+    kill_frozen(&mut Fixture::new("killfrozen")?)
+}
+
+#[test]
+fn v1_view_kill_reaches_a_frozen_cgroup() -> Result<()> {
+    match Fixture::v1_view("v1killfrozen")? {
+        Some(mut f) => kill_frozen(&mut f),
+        None => Ok(()),
+    }
+}
+
+#[test]
+fn v2_view_kill_reaches_a_frozen_cgroup() -> Result<()> {
+    match Fixture::v2_view("v2killfrozen")? {
+        Some(mut f) => kill_frozen(&mut f),
+        None => Ok(()),
+    }
+}
+
 #[test]
 fn v1_view_process_lifecycle() -> Result<()> {
     match Fixture::v1_view("v1life")? {
