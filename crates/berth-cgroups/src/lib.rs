@@ -35,7 +35,7 @@ mod v2;
 mod validate;
 
 pub use cgroup::{Cgroup, Hierarchy};
-pub use devices::{DeviceRules, DeviceType};
+pub use devices::{DeviceException, DeviceRules, DeviceType};
 pub use devices_bpf::device_filter_program;
 pub use mountinfo::Layout;
 pub use stats::{
