@@ -127,7 +127,8 @@ summary() {
     if [ "$fails" -eq 0 ]; then
         printf '%s: all %d checks passed\n' "$what" "$passes"
     else
-        printf '%s: %d passed, %d FAILED: %s\n' "$what" "$passes" "$fails" "${failed_names[*]}"
+        printf '%s: %d passed, %d FAILED:\n' "$what" "$passes" "$fails"
+        printf '  - %s\n' "${failed_names[@]}"
     fi
     [ "$fails" -eq 0 ]
 }

@@ -61,6 +61,8 @@ tar -C "$T/bundle/rootfs" -c . | "${P[@]}" import --quiet - localhost/busybox:la
 check_eq "run --rm --hostname box busybox hostname" "box" "${RUN[@]}" --rm --hostname box busybox hostname
 check_ok "run --rm busybox true" "${RUN[@]}" --rm busybox true
 check_fails "run --rm: non-zero exit status reaches the user" "${RUN[@]}" --rm busybox sh -c 'exit 3'
+check_eq "run --rm: exit code preserved (3)" "3" \
+    bash -c '"$@"; echo $?' _ "${RUN[@]}" --rm busybox sh -c 'exit 3'
 check_eq "run --rm: output, PID 1 of its own pid namespace" "1" \
     "${RUN[@]}" --rm busybox sh -c 'echo $$'
 check_eq "-m 64m: memory limit seen inside" "67108864" \
