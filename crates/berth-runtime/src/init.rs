@@ -38,10 +38,13 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// The state directory's lock, inherited across the fork and closed first thing.
+    pub lock_fd: std::os::fd::RawFd,
 }
 
 /// Entry point in the forked process; returns the exit code on failure.
 pub fn main(mut sock: UnixStream, a: &InitArgs) -> i32 {
+    berth_sys::proc::close_inherited(a.lock_fd);
     match setup(&mut sock, a) {
         Ok(f) => {
             let (conn, f) = match wait_start(a, f) {

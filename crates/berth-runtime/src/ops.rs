@@ -92,6 +92,7 @@ impl Runtime {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 preserve_fds: opts.preserve_fds,
+                lock_fd: dir.lock_fd(),
             };
             pid = spawn::fork_into(&plan, &spec, &mut sock, child_sock, |s| init::main(s, &args))?;
             cgroup.add_process(pid)?;
@@ -238,6 +239,15 @@ impl Runtime {
         // Processes that outlived the init (with a shared pid namespace) die with it.
         let _ = cg.kill_all(libc::SIGKILL);
         cg.destroy()?;
+        // The default path is /berth/<id>: drop the shared parent once it is empty (the
+        // kernel refuses while other containers live there).
+        if saved.config.linux.as_ref().and_then(|l| l.cgroups_path.as_ref()).is_none() {
+            for h in cg.hierarchies() {
+                if let Some(parent) = h.path.parent().filter(|p| *p != h.mountpoint) {
+                    let _ = std::fs::remove_dir(parent);
+                }
+            }
+        }
         let hooks = saved.config.hooks.as_ref().map(|h| h.poststop.clone()).unwrap_or_default();
         dir.remove()?;
         if !hooks.is_empty() {

@@ -97,6 +97,13 @@ impl ContainerDir {
         Ok(ContainerDir { path, _lock: lock })
     }
 
+    /// The lock's descriptor number, which a forked child must close (flock locks belong
+    /// to the open file, so a child holding a copy would keep the container locked).
+    pub fn lock_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self._lock.as_raw_fd()
+    }
+
     /// Path of the socket the created init waits on.
     pub fn start_sock(&self) -> PathBuf {
         self.path.join("start.sock")

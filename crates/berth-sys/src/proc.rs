@@ -97,3 +97,14 @@ pub fn join_session_keyring(name: &std::ffi::CStr) -> io::Result<()> {
     // SAFETY: KEYCTL_JOIN_SESSION_KEYRING = 1 reads one NUL-terminated string.
     check(unsafe { libc::syscall(libc::SYS_keyctl, 1, name.as_ptr()) }).map(drop)
 }
+
+/// Closes a descriptor number inherited across a fork whose owner lives on only in the
+/// parent (a lock file the runtime holds, which the child must not keep locked).
+///
+/// The caller must not use any handle to `fd` in this process afterwards; the child
+/// processes that call this never return to the code that owned it.
+pub fn close_inherited(fd: std::os::fd::RawFd) {
+    // SAFETY: closing an fd number has no memory-safety effect; the documented contract
+    // guarantees no Rust owner in this process will use or close it again.
+    unsafe { libc::close(fd) };
+}
