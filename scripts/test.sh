@@ -11,7 +11,8 @@
 #   doctests   cargo test --doc --workspace (nextest does not run doc tests)
 #   engines    tests/engines/{podman,docker}.sh against target/release/berth-runtime
 #              (skip with BERTH_SKIP_ENGINES=1)
-#   vm         tests/vm/run.sh: cgroup v2 lane in qemu, when present (skip: BERTH_SKIP_VM=1)
+#   vm         scripts/vm-lane.sh → tests/vm/run.sh: the cgroup and runtime test binaries in a
+#              qemu VM with cgroup_no_v1=all, when present (skip: BERTH_SKIP_VM=1)
 # Ends with a summary table; exits non-zero if any step failed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -85,7 +86,7 @@ fi
 if [ -n "${BERTH_SKIP_VM:-}" ]; then
     skip vm "BERTH_SKIP_VM set"
 elif [ -f tests/vm/run.sh ]; then
-    step vm 1200 bash tests/vm/run.sh
+    step vm 1200 bash scripts/vm-lane.sh
 else
     skip vm "tests/vm/run.sh missing"
 fi
