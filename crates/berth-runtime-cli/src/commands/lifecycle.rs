@@ -48,10 +48,21 @@ pub fn run(rt: &Runtime, args: &CreateArgs, detach: bool, keep: bool) -> Result<
     Ok(if detach { 0 } else { status })
 }
 
-/// `kill`.
+/// `kill`. A container that is not running is reported with runc's exact words:
+/// containerd's shim (`checkKillError`) matches "container not running" in the output to
+/// treat the kill as done rather than failed.
 pub fn kill(rt: &Runtime, id: &str, signal: i32, all: bool) -> Result<i32> {
-    rt.kill(id, signal, all)?;
-    Ok(0)
+    match rt.kill(id, signal, all) {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == ErrorKind::Conflict => {
+            let msg = e.to_string();
+            if msg.contains("container not running") {
+                bail!("{msg}")
+            }
+            bail!("container not running: {msg}")
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `delete`: with `--force`, a container that does not exist is not an error (runc).
