@@ -59,6 +59,10 @@ trap 'exit 130' INT TERM
 cc -O2 -static -o "$work/spawn_rusage" "$BERTH_REPO/bench/spawn_rusage.c" 2>/dev/null ||
     cc -O2 -o "$work/spawn_rusage" "$BERTH_REPO/bench/spawn_rusage.c"
 bash "$BERTH_REPO/scripts/make-bundle.sh" "$work/bundle" /bin/true 2>/dev/null
+# crun 1.8 rejects ociVersion 1.2.0 ("unknown version specified"); nothing in this bundle
+# needs 1.2, so all three runtimes get the same config declaring 1.1.0.
+jq '.ociVersion = "1.1.0"' "$work/bundle/config.json" >"$work/config.json"
+mv "$work/config.json" "$work/bundle/config.json"
 echo "bundle: busybox, process /bin/true; berth: $berth; $(crun --version | head -n1); $(runc --version | head -n1)"
 python3 "$BERTH_REPO/bench/runtime_driver.py" "$work/spawn_rusage" "$work/bundle" "$work" "$n" \
     "berth=$berth" "crun (v2 hidden)=$(command -v crun)@hidden" \
