@@ -21,8 +21,8 @@ pub mod help;
 pub mod logging;
 pub mod units;
 
-pub use commands::exec_process_from_args;
 pub use commands::info::{filter_ps, rootfs_path, table};
+pub use commands::{exec_process_from_args, parse_resources, unchanged_as_none};
 
 use logging::Logger;
 

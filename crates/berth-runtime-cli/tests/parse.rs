@@ -621,3 +621,37 @@ fn events_spec_features() {
     assert_eq!(cmd("features"), Command::Features);
     assert!(err("features x").contains("exactly 0"));
 }
+
+#[test]
+fn resources_documents_read_like_runc_update() {
+    // What containerd sends for `docker update --memory 64m`: zeros mean "unchanged".
+    let doc = br#"{"memory":{"limit":67108864,"reservation":0,"swap":0,"kernel":0,"kernelTCP":0},
+        "cpu":{"shares":0,"quota":0,"period":0,"realtimeRuntime":0,"realtimePeriod":0,"cpus":"","mems":""},
+        "blockIO":{"weight":0},"pids":{"limit":0}}"#;
+    let r = berth_runtime_cli::parse_resources(doc, "-").map(berth_runtime_cli::unchanged_as_none);
+    let want = Resources {
+        memory: Some(Memory {
+            limit: Some(64 << 20),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    assert_eq!(r.ok(), Some(want));
+
+    let doc = br#"{"cpu":{"quota":-1,"cpus":"0"},"pids":{"limit":-1},"blockIO":{"weight":500}}"#;
+    let r = berth_runtime_cli::parse_resources(doc, "r.json")
+        .map(berth_runtime_cli::unchanged_as_none)
+        .unwrap_or_default();
+    assert_eq!(r.cpu.as_ref().and_then(|c| c.quota), Some(-1));
+    assert_eq!(
+        r.cpu.as_ref().and_then(|c| c.cpus.clone()).as_deref(),
+        Some("0")
+    );
+    assert_eq!(r.pids.map(|p| p.limit), Some(-1));
+    assert_eq!(r.block_io.and_then(|b| b.weight), Some(500));
+
+    let err = berth_runtime_cli::parse_resources(b"{\"memory\":", "-")
+        .err()
+        .map(|e| e.to_string());
+    assert!(err.is_some_and(|e| e.contains("<stdin>")));
+}

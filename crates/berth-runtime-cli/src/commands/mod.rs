@@ -19,6 +19,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use exec::process_from_args as exec_process_from_args;
+pub use update::{parse_resources, unchanged_as_none};
 
 /// Runs `command` and returns the exit status.
 pub fn dispatch(global: &GlobalOptions, command: Command, log: &mut Logger) -> Result<i32> {
@@ -46,7 +47,7 @@ pub fn dispatch(global: &GlobalOptions, command: Command, log: &mut Logger) -> R
         } => info::ps(&rt, &id, format, &ps_args),
         Command::Pause(id) => lifecycle::pause(&rt, &id),
         Command::Resume(id) => lifecycle::resume(&rt, &id),
-        Command::Update { id, source } => update::update(&rt, &id, &source, log),
+        Command::Update { id, source } => update::update(&rt, &id, &source),
         Command::Spec { bundle, rootless } => info::spec(&bundle, rootless),
         Command::Features => info::features(),
         Command::Events {
