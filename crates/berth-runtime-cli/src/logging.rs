@@ -5,9 +5,12 @@
 //! must be exactly logrus's shape: `{"level":"error","msg":"…","time":"<RFC 3339>"}` (keys
 //! sorted, one object per line). The text format is logrus's `time="…" level=… msg="…"`.
 //!
-//! Without `--log`, messages go to stderr as `berth-runtime: <message>`; nothing is ever
-//! written to stderr on success unless asked (`--debug`), because go-runc parses the
-//! combined stdout+stderr of `state`, `ps` and `list` as JSON.
+//! A failure is always one line on stderr, `berth-runtime: error: <message>`: the word
+//! "error" is what harnesses look for (youki's contest judges a command by whether its
+//! stderr contains "error", as runc's `level=error` and youki's `Error:` lines do). Other
+//! messages go to the log file, or without `--log` to stderr as `berth-runtime: <level>:
+//! <message>`; nothing is written to stderr on success unless asked (`--debug`), because
+//! go-runc parses the combined stdout+stderr of `state`, `ps` and `list` as JSON.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -81,10 +84,11 @@ impl Logger {
         })
     }
 
-    /// Records the failure of the command: one line on stderr, and in the log file if any.
+    /// Records the failure of the command: one line on stderr, and in the log file if any
+    /// (there without the prefix: callers show the `msg` as the reason).
     pub fn error(&mut self, msg: &str) {
         let msg = one_line(msg);
-        eprintln!("{PROG}: {msg}");
+        eprintln!("{PROG}: error: {msg}");
         if self.file.is_some() {
             self.write(Level::Error, &msg);
         }

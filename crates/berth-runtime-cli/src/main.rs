@@ -6,7 +6,7 @@ fn main() {
         match arg.into_string() {
             Ok(a) => args.push(a),
             Err(bad) => {
-                eprintln!("berth-runtime: argument {bad:?} is not valid UTF-8");
+                eprintln!("berth-runtime: error: argument {bad:?} is not valid UTF-8");
                 std::process::exit(1);
             }
         }

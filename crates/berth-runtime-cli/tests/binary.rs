@@ -30,7 +30,8 @@ fn path(p: &Path) -> &str {
     p.to_str().unwrap_or_default()
 }
 
-/// A failure is exit 1 and exactly one `berth-runtime: …` line on stderr, nothing on stdout.
+/// A failure is exit 1 and exactly one `berth-runtime: error: …` line on stderr (contest
+/// greps stderr for "error"), nothing on stdout; returns the message.
 fn assert_one_error_line(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(1), "stderr: {}", text(&out.stderr));
     assert!(out.stdout.is_empty(), "stdout: {}", text(&out.stdout));
@@ -38,7 +39,7 @@ fn assert_one_error_line(out: &Output) -> String {
     assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
     let msg = stderr
         .trim_end()
-        .strip_prefix("berth-runtime: ")
+        .strip_prefix("berth-runtime: error: ")
         .unwrap_or_default();
     assert!(!msg.is_empty(), "{stderr:?}");
     msg.to_string()
