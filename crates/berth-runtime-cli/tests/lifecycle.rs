@@ -285,3 +285,40 @@ fn run_returns_the_exit_status() {
     ok(&root, &["delete", "-f", &id]);
     assert_eq!(ok(&root, &["list", "-q"]), "");
 }
+
+#[test]
+#[ignore = "requires root"]
+fn delete_follows_runc() {
+    if !isolated!() {
+        return;
+    }
+    let bundle = busybox_bundle(&["sleep", "1000"]);
+    bundle.write();
+    let root = bundle.path().join("state");
+    let id = unique_id("cli-del");
+    let _delete = delete_guard(&root, &id);
+    let b = bundle.path().to_str().unwrap_or_default();
+
+    // A created container goes without --force (runc kills its waiting init).
+    ok(&root, &["create", "--bundle", b, &id]);
+    ok(&root, &["delete", &id]);
+    assert_eq!(ok(&root, &["list", "-q"]), "");
+
+    // A running one needs --force; without, it stays and the error says why.
+    ok(&root, &["run", "-d", "--bundle", b, &id]);
+    let out = berth(&root, &["delete", &id]);
+    assert_eq!(out.code, Some(1));
+    assert!(
+        out.stderr.starts_with("berth-runtime: error: "),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(state(&root, &id)["status"], "running");
+    ok(&root, &["delete", "--force", &id]);
+
+    // --force on a container that does not exist succeeds; without, it fails.
+    ok(&root, &["delete", "--force", &id]);
+    let out = berth(&root, &["delete", &id]);
+    assert_eq!(out.code, Some(1));
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+}

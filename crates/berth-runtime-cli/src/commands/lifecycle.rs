@@ -4,6 +4,7 @@ use super::{absolute, absolute_opt};
 use crate::cli::CreateArgs;
 use anyhow::{bail, Result};
 use berth_runtime::{CreateOptions, ErrorKind, Runtime};
+use berth_spec::Status;
 
 fn create_options(args: &CreateArgs) -> Result<CreateOptions> {
     Ok(CreateOptions {
@@ -65,11 +66,21 @@ pub fn kill(rt: &Runtime, id: &str, signal: i32, all: bool) -> Result<i32> {
     }
 }
 
-/// `delete`: with `--force`, a container that does not exist is not an error (runc).
+/// `delete`, with runc's two exceptions to "only stopped containers": with `--force`, a
+/// container that does not exist is not an error, and a `created` container is deleted
+/// without `--force` (its process never ran the user's program).
 pub fn delete(rt: &Runtime, id: &str, force: bool) -> Result<i32> {
     match rt.delete(id, force) {
+        Ok(()) => Ok(0),
         Err(e) if force && e.kind() == ErrorKind::NotFound => Ok(0),
-        other => other.map(|()| 0).map_err(Into::into),
+        Err(e) if !force && e.kind() == ErrorKind::Conflict => {
+            if rt.state(id).is_ok_and(|s| s.status == Status::Created) {
+                rt.delete(id, true)?;
+                return Ok(0);
+            }
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
