@@ -55,7 +55,7 @@ pub fn run(args: &[String]) -> i32 {
             return 1;
         }
     };
-    log.debug(&format!("{command:?}"));
+    log.debug(&format!("{} {}", logging::PROG, args.join(" ")));
     match commands::dispatch(opts, command, &mut log) {
         Ok(status) => status,
         Err(e) => {
