@@ -1,0 +1,681 @@
+//! End-to-end tests of `berth-runtime` as containerd, Podman or a user drive it: real
+//! namespaces, mounts and cgroups, asserting what a user would check from inside the
+//! container (its hostname, its limits, the files it can or cannot write).
+//!
+//! Each test re-runs itself in private mount and network namespaces (`isolated!`) and
+//! deletes its container on drop, so nothing is left behind even when an assertion fails.
+
+use berth_spec::{
+    Capabilities, DeviceRule, Hook, IdMapping, Memory, Namespace, Pids, Resources, Rlimit, Seccomp,
+    SeccompSyscall,
+};
+use berth_testutil::{busybox_bundle, isolated, unique_id, Bundle, Cleanup};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_berth-runtime");
+
+struct Rt {
+    root: tempfile::TempDir,
+}
+
+impl Rt {
+    fn new() -> Rt {
+        Rt {
+            root: tempfile::tempdir().expect("state root"),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--root").arg(self.root.path()).args(args);
+        c
+    }
+
+    fn out(&self, args: &[&str]) -> Output {
+        self.cmd(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run berth-runtime")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let o = self.out(args);
+        assert!(
+            o.status.success(),
+            "berth-runtime {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// `run` in the foreground: (exit code, stdout, stderr).
+    fn run(&self, bundle: &Bundle, id: &str) -> (i32, String, String) {
+        bundle.write();
+        let o = self.out(&["run", "--bundle", &bundle.path().display().to_string(), id]);
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    /// `run --detach`/`create`: the container keeps the stdio it inherits (as with runc),
+    /// so it gets a file, not a pipe that `output()` would wait on.
+    fn detached(&self, args: &[&str]) {
+        let log = self.root.path().join("detached.log");
+        let f = std::fs::File::create(&log).expect("log");
+        let st = self
+            .cmd(args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f)
+            .status()
+            .expect("run berth-runtime");
+        assert!(
+            st.success(),
+            "berth-runtime {args:?} failed: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    fn status(&self, id: &str) -> String {
+        let v: serde_json::Value =
+            serde_json::from_str(&self.ok(&["state", id])).expect("state JSON");
+        v["status"].as_str().unwrap_or_default().to_string()
+    }
+
+    fn guard<'a>(&'a self, id: &'a str) -> Cleanup<impl FnOnce() + 'a> {
+        Cleanup::new(move || {
+            let _ = self.out(&["delete", "--force", id]);
+        })
+    }
+}
+
+/// Whether a cgroup directory named `id` exists anywhere in the host's hierarchies.
+fn cgroup_left(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                if e.file_name().to_string_lossy() == id {
+                    found.push(p.clone());
+                }
+                if depth < 3 {
+                    stack.push((p, depth + 1));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// A bundle whose container sees its own cgroup at /sys/fs/cgroup.
+fn with_cgroup_mount(b: &mut Bundle) {
+    b.spec.mounts.push(berth_spec::Mount {
+        destination: "/sys/fs/cgroup".into(),
+        typ: Some("cgroup".into()),
+        source: Some("cgroup".into()),
+        options: vec![
+            "nosuid".into(),
+            "noexec".into(),
+            "nodev".into(),
+            "ro".into(),
+        ],
+        ..Default::default()
+    });
+}
+
+fn cgroup_file(v1: &str, v2: &str) -> String {
+    // Inside the container /sys/fs/cgroup is the container's own cgroup: v1 has one
+    // directory per controller, v2 a single tree.
+    format!("cat /sys/fs/cgroup/{v1} 2>/dev/null || cat /sys/fs/cgroup/{v2}")
+}
+
+#[test]
+fn hostname_pid1_and_exit_code() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = busybox_bundle(&["sh", "-c", "hostname; echo pid=$$; exit 3"]);
+    b.spec.hostname = Some("boxname".into());
+    let id = unique_id("host");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 3, "exit code passes through; stderr: {err}");
+    assert_eq!(out, "boxname\npid=1\n");
+    assert!(cgroup_left(&id).is_empty(), "cgroup removed after run");
+    assert!(
+        !rt.root.path().join(&id).exists(),
+        "state removed after run"
+    );
+}
+
+#[test]
+fn lifecycle_create_start_kill_delete() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let b = busybox_bundle(&["sh", "-c", "trap 'echo got-usr1 > /tmp/sig; exit 0' USR1; echo up > /tmp/up; while true; do sleep 0.05; done"]);
+    b.write();
+    let id = unique_id("life");
+    let _g = rt.guard(&id);
+    let pidfile = rt.root.path().join("pid");
+    rt.detached(&[
+        "create",
+        "--bundle",
+        &b.path().display().to_string(),
+        "--pid-file",
+        &pidfile.display().to_string(),
+        &id,
+    ]);
+    assert_eq!(rt.status(&id), "created");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .expect("pid file")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+    assert!(
+        !b.rootfs().join("tmp/up").exists(),
+        "process must not run before start"
+    );
+    rt.ok(&["start", &id]);
+    assert_eq!(rt.status(&id), "running");
+    let o = rt.out(&["start", &id]);
+    assert!(!o.status.success(), "second start must fail");
+    let list = rt.ok(&["list"]);
+    assert!(list.contains(&id) && list.contains("running"), "{list}");
+    // The rootfs is read-only in the default spec: wait for the trap to be set via /proc.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !rt.ok(&["exec", &id, "cat", "/tmp/up"]).contains("up") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "container never came up"
+        );
+    }
+    rt.ok(&["kill", &id, "USR1"]);
+    while rt.status(&id) != "stopped" {
+        assert!(
+            std::time::Instant::now() < deadline + std::time::Duration::from_secs(5),
+            "USR1 did not stop it"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let o = rt.out(&["kill", &id, "KILL"]);
+    assert!(!o.status.success(), "kill of a stopped container fails");
+    rt.ok(&["delete", &id]);
+    let o = rt.out(&["state", &id]);
+    assert!(!o.status.success());
+    assert!(
+        cgroup_left(&id).is_empty(),
+        "cgroup removed: {:?}",
+        cgroup_left(&id)
+    );
+}
+
+#[test]
+fn exec_joins_namespaces_and_cgroup() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = busybox_bundle(&["sleep", "30"]);
+    b.spec.hostname = Some("execbox".into());
+    b.write();
+    let id = unique_id("exec");
+    let _g = rt.guard(&id);
+    rt.detached(&[
+        "run",
+        "--detach",
+        "--bundle",
+        &b.path().display().to_string(),
+        &id,
+    ]);
+    let out = rt.ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "hostname; cat /proc/1/cmdline | tr '\\0' ' '; echo; echo $$",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "execbox");
+    assert_eq!(lines[1].trim(), "sleep 30");
+    assert_ne!(lines[2], "1");
+    let o = rt.out(&["exec", &id, "sh", "-c", "exit 7"]);
+    assert_eq!(o.status.code(), Some(7));
+    let pids = rt.ok(&["ps", "--format", "json", &id]);
+    let pids: Vec<i32> = serde_json::from_str(&pids).expect("ps json");
+    assert_eq!(pids.len(), 1, "only the init is left: {pids:?}");
+    let o = rt.out(&["exec", &id, "/no/such/binary"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/no/such/binary"));
+}
+
+#[test]
+fn memory_and_pids_limits_are_seen_inside_and_update_changes_them() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let script = format!(
+        "{}; {}",
+        cgroup_file("memory/memory.limit_in_bytes", "memory.max"),
+        cgroup_file("pids/pids.max", "pids.max")
+    );
+    let mut b = busybox_bundle(&["sh", "-c", &script]);
+    with_cgroup_mount(&mut b);
+    b.linux_mut().resources = Some(Resources {
+        memory: Some(Memory {
+            limit: Some(64 << 20),
+            ..Default::default()
+        }),
+        pids: Some(Pids { limit: 20 }),
+        ..Default::default()
+    });
+    let id = unique_id("limits");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("{}\n20\n", 64 << 20));
+
+    let mut b = busybox_bundle(&["sleep", "30"]);
+    with_cgroup_mount(&mut b);
+    b.linux_mut().resources = Some(Resources {
+        pids: Some(Pids { limit: 20 }),
+        ..Default::default()
+    });
+    b.write();
+    let id = unique_id("update");
+    let _g = rt.guard(&id);
+    rt.detached(&[
+        "run",
+        "-d",
+        "--bundle",
+        &b.path().display().to_string(),
+        &id,
+    ]);
+    rt.ok(&["update", "--pids-limit", "7", "--memory", "32m", &id]);
+    let out = rt.ok(&["exec", &id, "sh", "-c", &script]);
+    assert_eq!(out, format!("{}\n7\n", 32 << 20));
+}
+
+#[test]
+fn pause_freezes_and_resume_thaws() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let b = busybox_bundle(&["sleep", "30"]);
+    b.write();
+    let id = unique_id("pause");
+    let _g = rt.guard(&id);
+    rt.detached(&[
+        "run",
+        "-d",
+        "--bundle",
+        &b.path().display().to_string(),
+        &id,
+    ]);
+    rt.ok(&["pause", &id]);
+    assert_eq!(rt.status(&id), "paused");
+    assert!(
+        !rt.out(&["exec", &id, "true"]).status.success(),
+        "exec into a paused container fails"
+    );
+    rt.ok(&["resume", &id]);
+    assert_eq!(rt.status(&id), "running");
+    rt.ok(&["delete", "--force", &id]);
+    assert!(cgroup_left(&id).is_empty());
+}
+
+#[test]
+fn readonly_root_masked_and_readonly_paths() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let script = "touch /x 2>/dev/null && echo root-rw || echo root-ro; \
+                  echo 1 > /proc/sys/kernel/domainname 2>/dev/null && echo sys-rw || echo sys-ro; \
+                  wc -c < /proc/timer_list; touch /tmp/ok && echo tmp-rw";
+    let mut b = busybox_bundle(&["sh", "-c", script]);
+    b.spec.root.as_mut().expect("root").readonly = true;
+    b.spec.mounts.push(berth_spec::Mount {
+        destination: "/tmp".into(),
+        typ: Some("tmpfs".into()),
+        source: Some("tmpfs".into()),
+        options: vec!["nosuid".into()],
+        ..Default::default()
+    });
+    let id = unique_id("ro");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "root-ro\nsys-ro\n0\ntmp-rw\n");
+}
+
+#[test]
+fn capabilities_are_dropped() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let script =
+        "grep CapEff /proc/self/status; chown 1 /tmp && echo chown-ok || echo chown-denied";
+    let mut b = busybox_bundle(&["sh", "-c", script]);
+    b.spec.root.as_mut().expect("root").readonly = false;
+    let none: Vec<String> = vec![];
+    b.process_mut().capabilities = Some(Capabilities {
+        bounding: Some(none.clone()),
+        effective: Some(none.clone()),
+        permitted: Some(none.clone()),
+        inheritable: Some(none.clone()),
+        ambient: Some(none),
+    });
+    let id = unique_id("caps");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    assert!(out.contains("chown-denied"), "{out}");
+
+    let chown = vec!["CAP_CHOWN".to_string()];
+    b.process_mut().capabilities = Some(Capabilities {
+        bounding: Some(chown.clone()),
+        effective: Some(chown.clone()),
+        permitted: Some(chown),
+        ..Default::default()
+    });
+    let (code, out, err) = rt.run(&b, &unique_id("caps"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("CapEff:\t0000000000000001"), "{out}");
+    assert!(out.contains("chown-ok"), "{out}");
+}
+
+#[test]
+fn seccomp_errno_and_rlimits_apply() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = busybox_bundle(&["sh", "-c", "ulimit -n; mkdir /tmp/d 2>&1; echo mkdir=$?"]);
+    b.spec.root.as_mut().expect("root").readonly = false;
+    b.process_mut().rlimits = vec![Rlimit {
+        typ: "RLIMIT_NOFILE".into(),
+        hard: 100,
+        soft: 100,
+    }];
+    b.linux_mut().seccomp = Some(Seccomp {
+        default_action: "SCMP_ACT_ALLOW".into(),
+        architectures: vec!["SCMP_ARCH_X86_64".into()],
+        syscalls: vec![SeccompSyscall {
+            names: vec!["mkdir".into(), "mkdirat".into()],
+            action: "SCMP_ACT_ERRNO".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let (code, out, err) = rt.run(&b, &unique_id("seccomp"));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "100");
+    assert!(lines[1].contains("Operation not permitted"), "{out}");
+    assert_eq!(lines[2], "mkdir=1");
+}
+
+#[test]
+fn user_namespace_maps_root() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = busybox_bundle(&[
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map; ls -ln /bin/busybox | awk '{print $3}'",
+    ]);
+    let l = b.linux_mut();
+    l.namespaces.push(Namespace {
+        typ: "user".into(),
+        path: None,
+    });
+    l.uid_mappings = vec![
+        IdMapping {
+            container_id: 0,
+            host_id: 0,
+            size: 1,
+        },
+        IdMapping {
+            container_id: 1,
+            host_id: 200000,
+            size: 1000,
+        },
+    ];
+    l.gid_mappings = vec![
+        IdMapping {
+            container_id: 0,
+            host_id: 0,
+            size: 1,
+        },
+        IdMapping {
+            container_id: 1,
+            host_id: 200000,
+            size: 1000,
+        },
+    ];
+    let (code, out, err) = rt.run(&b, &unique_id("userns"));
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "0");
+    let first: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(first, ["0", "0", "1"]);
+    let second: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(second, ["1", "200000", "1000"]);
+}
+
+#[test]
+fn joins_another_containers_network_namespace() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let a = busybox_bundle(&["sleep", "30"]);
+    a.write();
+    let ida = unique_id("neta");
+    let _g = rt.guard(&ida);
+    let pidfile = rt.root.path().join("a.pid");
+    rt.detached(&[
+        "run",
+        "-d",
+        "--pid-file",
+        &pidfile.display().to_string(),
+        "--bundle",
+        &a.path().display().to_string(),
+        &ida,
+    ]);
+    let pid = std::fs::read_to_string(&pidfile)
+        .expect("pid")
+        .trim()
+        .to_string();
+    let want = std::fs::read_link(format!("/proc/{pid}/ns/net")).expect("ns link");
+    let mut b = busybox_bundle(&["readlink", "/proc/self/ns/net"]);
+    for ns in &mut b.linux_mut().namespaces {
+        if ns.typ == "network" {
+            ns.path = Some(format!("/proc/{pid}/ns/net"));
+        }
+    }
+    let (code, out, err) = rt.run(&b, &unique_id("netb"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), want.to_string_lossy());
+}
+
+#[test]
+fn devices_and_dev_links() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let b = busybox_bundle(&["sh", "-c", "stat -c '%t:%T %F' /dev/null /dev/zero /dev/tty; readlink /dev/fd; head -c 4 /dev/zero | wc -c"]);
+    let (code, out, err) = rt.run(&b, &unique_id("dev"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "1:3 character special file\n1:5 character special file\n5:0 character special file\n/proc/self/fd\n4\n");
+
+    let mut b = busybox_bundle(&[
+        "sh",
+        "-c",
+        "head -c 1 /dev/full 2>&1 >/dev/null; echo rc=$?",
+    ]);
+    b.linux_mut().resources = Some(Resources {
+        devices: vec![DeviceRule {
+            allow: false,
+            access: Some("rwm".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    // /dev/full is a default device and stays allowed even under deny-all.
+    let (code, out, err) = rt.run(&b, &unique_id("dev"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "rc=0");
+}
+
+#[test]
+fn hooks_get_state_and_run_in_order() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let log = tempfile::tempdir().expect("log dir");
+    let hook = |name: &str| Hook {
+        path: "/bin/sh".into(),
+        args: vec![
+            "sh".into(),
+            "-c".into(),
+            format!(
+                "cat > {}/{name}.json; echo {name} >> {}/order",
+                log.path().display(),
+                log.path().display()
+            ),
+        ],
+        ..Default::default()
+    };
+    let mut b = busybox_bundle(&["true"]);
+    b.spec.hooks = Some(berth_spec::Hooks {
+        prestart: vec![hook("prestart")],
+        create_runtime: vec![hook("createRuntime")],
+        poststart: vec![hook("poststart")],
+        poststop: vec![hook("poststop")],
+        ..Default::default()
+    });
+    let id = unique_id("hooks");
+    let (code, _, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    let order = std::fs::read_to_string(log.path().join("order")).expect("order");
+    assert_eq!(order, "prestart\ncreateRuntime\npoststart\npoststop\n");
+    let st: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(log.path().join("createRuntime.json")).expect("state"),
+    )
+    .expect("json");
+    assert_eq!(st["id"], id.as_str());
+    assert!(st["pid"].as_i64().unwrap_or(0) > 0);
+    assert_eq!(st["bundle"], b.path().display().to_string().as_str());
+
+    // A failing createRuntime hook aborts creation and leaves nothing behind.
+    let mut b = busybox_bundle(&["true"]);
+    b.spec.hooks = Some(berth_spec::Hooks {
+        create_runtime: vec![Hook {
+            path: "/bin/false".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let id = unique_id("hookfail");
+    let (code, _, err) = rt.run(&b, &id);
+    assert_ne!(code, 0);
+    assert!(err.contains("createRuntime"), "{err}");
+    assert!(!rt.root.path().join(&id).exists());
+    assert!(cgroup_left(&id).is_empty());
+}
+
+#[test]
+fn bad_input_fails_clearly_and_leaves_nothing() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let b = busybox_bundle(&["true"]);
+    b.write();
+    std::fs::write(
+        b.config_path(),
+        "{\n  \"ociVersion\": \"1.2.0\",\n  \"process\": {\"args\": 5}\n}",
+    )
+    .expect("write");
+    let id = unique_id("bad");
+    let o = rt.out(&["create", "--bundle", &b.path().display().to_string(), &id]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        err.contains("config.json") && err.contains("line 3"),
+        "{err}"
+    );
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    type Edit = Box<dyn Fn(&mut Bundle)>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "unknown namespace",
+            Box::new(|b: &mut Bundle| {
+                b.linux_mut().namespaces.push(Namespace {
+                    typ: "bogus".into(),
+                    path: None,
+                })
+            }),
+        ),
+        (
+            "CAP_BOGUS",
+            Box::new(|b: &mut Bundle| {
+                b.process_mut().capabilities = Some(Capabilities {
+                    bounding: Some(vec!["CAP_BOGUS".into()]),
+                    ..Default::default()
+                })
+            }),
+        ),
+        (
+            "rootfs",
+            Box::new(|b: &mut Bundle| b.spec.root.as_mut().expect("root").path = "missing".into()),
+        ),
+        (
+            "memory",
+            Box::new(|b: &mut Bundle| {
+                b.linux_mut().resources = Some(Resources {
+                    memory: Some(Memory {
+                        limit: Some(64 << 20),
+                        swap: Some(32 << 20),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+            }),
+        ),
+        (
+            "not found",
+            Box::new(|b: &mut Bundle| b.process_mut().args = vec!["no-such-program".into()]),
+        ),
+    ];
+    for (want, edit) in cases {
+        let mut b = busybox_bundle(&["true"]);
+        edit(&mut b);
+        b.write();
+        let id = unique_id("bad");
+        let o = rt.out(&["create", "--bundle", &b.path().display().to_string(), &id]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{want}: create must fail");
+        assert!(err.contains(want), "{want}: {err}");
+        assert!(!rt.root.path().join(&id).exists(), "{want}: no state left");
+        assert!(cgroup_left(&id).is_empty(), "{want}: no cgroup left");
+    }
+}
