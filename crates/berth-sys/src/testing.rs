@@ -16,9 +16,16 @@ use std::process::Command;
 /// namespace recursively private, so that mounts made by the child never propagate back to
 /// the host's shared mounts (unshare(2) copies the propagation type, and systemd-style hosts
 /// mount `/` shared: <https://man7.org/linux/man-pages/man7/mount_namespaces.7.html>).
-/// A failing `unshare` or `mount` makes the spawn fail with that error.
+/// The child also gets `PR_SET_PDEATHSIG(SIGKILL)`: if the test runner that spawned it is
+/// killed (a timeout, Ctrl-C), the isolated test dies with it instead of running on
+/// unobserved. (The signal follows the spawning *thread*, which waits for the child.)
+/// A failing `prctl`, `unshare` or `mount` makes the spawn fail with that error.
 pub fn command_in_new_namespaces(cmd: &mut Command, flags: i32) -> &mut Command {
     let hook = move || -> io::Result<()> {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) takes an integer signal number, no pointers.
+        if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
         // SAFETY: unshare takes no pointers; it only changes the calling (child) process.
         if unsafe { libc::unshare(flags) } != 0 {
             return Err(io::Error::last_os_error());
@@ -41,8 +48,8 @@ pub fn command_in_new_namespaces(cmd: &mut Command, flags: i32) -> &mut Command 
         }
         Ok(())
     };
-    // SAFETY: the hook runs in the forked child before exec. It calls only unshare(2) and
-    // mount(2), which are async-signal-safe system calls, takes no locks and does not
+    // SAFETY: the hook runs in the forked child before exec. It calls only prctl(2),
+    // unshare(2) and mount(2), which are async-signal-safe system calls, takes no locks and does not
     // allocate (io::Error::last_os_error stores the errno inline), as pre_exec requires.
     unsafe { cmd.pre_exec(hook) }
 }
