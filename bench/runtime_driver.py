@@ -141,15 +141,24 @@ def lifecycle(rt, state, bundle, cid, pidfile, log_fd):
     it = Iteration()
     base = [rt, "--root", state]
     r = {}
-    r["create"] = timed(it, base + ["create", "--bundle", bundle, "--pid-file", pidfile, cid], log_fd)
+
+    def phase(name, f):
+        # Per-phase peak RSS: which process of the lifecycle is the largest.
+        before, it.rss_kib = it.rss_kib, 0
+        r[name] = f()
+        r[name + "_rss"] = it.rss_kib
+        it.rss_kib = max(before, it.rss_kib)
+
+    phase("create", lambda: timed(
+        it, base + ["create", "--bundle", bundle, "--pid-file", pidfile, cid], log_fd))
     try:
         with open(pidfile) as f:
             pid = int(f.read().strip())
     except (OSError, ValueError) as e:
         raise Failed(f"no pid file after create: {e}")
-    r["start"] = timed(it, base + ["start", cid], log_fd)
-    r["wait"] = wait_exit(it, pid)
-    r["delete"] = timed(it, base + ["delete", cid], log_fd)
+    phase("start", lambda: timed(it, base + ["start", cid], log_fd))
+    phase("wait", lambda: wait_exit(it, pid))
+    phase("delete", lambda: timed(it, base + ["delete", cid], log_fd))
     it.drain()
     r["lifecycle"] = r["create"] + r["start"] + r["wait"] + r["delete"]
     r["lifecycle_cpu"] = it.cpu
@@ -256,6 +265,13 @@ def print_table(results, n):
         print(f"{name:<20}" + "".join(f"{r[k] * scale:>10.2f}" for k, _, scale in cols))
         if "error" in r:
             print(f"{'':<20} (stopped after {r['n']} iterations: {r['error']})")
+    print()
+    print("peak RSS per process, MiB: create (its own children included), start, the container "
+          "process (init until exec), delete")
+    for name, r in results.items():
+        if "create_rss" in r:
+            print(f"{name:<20}" + "".join(
+                f"{r[k + '_rss'] / 1024:>10.2f}" for k in ("create", "start", "wait", "delete")))
     names = list(results)
     base = results[names[0]]
     if "peak_rss" not in base:
