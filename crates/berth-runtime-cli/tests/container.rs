@@ -645,6 +645,29 @@ fn bad_input_fails_clearly_and_leaves_nothing() {
             }),
         ),
         (
+            "not in process.capabilities.bounding",
+            Box::new(|b: &mut Bundle| {
+                b.process_mut().capabilities = Some(Capabilities {
+                    effective: Some(vec!["CAP_SYS_ADMIN".into()]),
+                    ..Default::default()
+                })
+            }),
+        ),
+        (
+            "ociVersion",
+            Box::new(|b: &mut Bundle| b.spec.oci_version = "invalid".into()),
+        ),
+        (
+            "RLIMIT_NOFILE",
+            Box::new(|b: &mut Bundle| {
+                b.process_mut().rlimits = vec![Rlimit {
+                    typ: "RLIMIT_NOFILE".into(),
+                    hard: u64::MAX,
+                    soft: u64::MAX,
+                }]
+            }),
+        ),
+        (
             "rootfs",
             Box::new(|b: &mut Bundle| b.spec.root.as_mut().expect("root").path = "missing".into()),
         ),

@@ -3,7 +3,6 @@
 use berth_spec::{Process, Status};
 use std::path::PathBuf;
 
-
 /// A runtime rooted at a state directory (`--root`).
 #[derive(Debug, Clone)]
 pub struct Runtime {
@@ -28,6 +27,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Do not create a new session keyring.
     pub no_new_keyring: bool,
+    /// `run` only: keep the stopped container instead of deleting it.
+    pub keep: bool,
 }
 
 /// Options of `exec`.
@@ -45,6 +46,8 @@ pub struct ExecOptions {
     pub preserve_fds: u32,
     /// Sub-cgroup to run the process in (cgroup v2), relative to the container's.
     pub cgroup: Option<String>,
+    /// Exec even into a paused container (the process runs once it is resumed).
+    pub ignore_paused: bool,
 }
 
 /// One row of `list`.
@@ -69,6 +72,9 @@ pub struct ContainerInfo {
 impl Runtime {
     /// A runtime whose state lives under `root`.
     pub fn new(root: impl Into<PathBuf>) -> Runtime {
-        Runtime { root: root.into(), systemd_cgroup: false }
+        Runtime {
+            root: root.into(),
+            systemd_cgroup: false,
+        }
     }
 }

@@ -42,7 +42,8 @@ pub fn send(sock: &mut UnixStream, msg: &Msg) -> Result<()> {
     let body = serde_json::to_vec(msg).map_err(|e| Error::Invalid(e.to_string()))?;
     let mut frame = (body.len() as u32).to_le_bytes().to_vec();
     frame.extend_from_slice(&body);
-    sock.write_all(&frame).map_err(|e| Error::sys("sending to the container process", e))
+    sock.write_all(&frame)
+        .map_err(|e| Error::sys("sending to the container process", e))
 }
 
 /// Receives one message; `Ok(None)` when the peer closed the socket.
@@ -56,10 +57,13 @@ pub fn recv(sock: &mut UnixStream) -> Result<Option<Msg>> {
     }
     let len = u32::from_le_bytes(len) as usize;
     if len > 16 << 20 {
-        return Err(Error::Container(format!("oversized message ({len} bytes) from container process")));
+        return Err(Error::Container(format!(
+            "oversized message ({len} bytes) from container process"
+        )));
     }
     let mut body = vec![0u8; len];
-    sock.read_exact(&mut body).map_err(|e| Error::sys("reading from the container process", e))?;
+    sock.read_exact(&mut body)
+        .map_err(|e| Error::sys("reading from the container process", e))?;
     serde_json::from_slice(&body)
         .map(Some)
         .map_err(|e| Error::Container(format!("malformed message from container process: {e}")))
@@ -67,13 +71,19 @@ pub fn recv(sock: &mut UnixStream) -> Result<Option<Msg>> {
 
 /// Receives a message and fails unless it is what `want` accepts; a `Fail` from the peer
 /// becomes the error.
-pub fn expect<T>(sock: &mut UnixStream, what: &str, want: impl FnOnce(Msg) -> Option<T>) -> Result<T> {
+pub fn expect<T>(
+    sock: &mut UnixStream,
+    what: &str,
+    want: impl FnOnce(Msg) -> Option<T>,
+) -> Result<T> {
     match recv(sock)? {
         Some(Msg::Fail(m)) => Err(Error::Container(m)),
         Some(m) => {
             let desc = format!("{m:?}");
             want(m).ok_or_else(|| Error::Container(format!("expected {what}, got {desc}")))
         }
-        None => Err(Error::Container(format!("container process exited before {what}"))),
+        None => Err(Error::Container(format!(
+            "container process exited before {what}"
+        ))),
     }
 }

@@ -44,13 +44,20 @@ pub fn create(root: &OwnedFd, devices: &[Device], defaults: bool, userns: bool) 
 
 fn create_one(root: &OwnedFd, d: &Device, userns: bool) -> Result<()> {
     let rel = relative(&d.path);
-    let parent = rel.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-    let name = rel.file_name().ok_or_else(|| Error::Invalid("no file name".into()))?;
+    let parent = rel
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = rel
+        .file_name()
+        .ok_or_else(|| Error::Invalid("no file name".into()))?;
     if userns {
         // mknod is not allowed in a user namespace: bind the host's node instead.
         let target = mkfile(root, &d.path)?;
-        let src = std::ffi::CString::new(d.path.as_str()).map_err(|_| Error::Invalid("NUL in path".into()))?;
-        let tgt = std::ffi::CString::new(fd_path(&target)).map_err(|_| Error::Invalid("NUL in path".into()))?;
+        let src = std::ffi::CString::new(d.path.as_str())
+            .map_err(|_| Error::Invalid("NUL in path".into()))?;
+        let tgt = std::ffi::CString::new(fd_path(&target))
+            .map_err(|_| Error::Invalid("NUL in path".into()))?;
         return berth_sys::ns::mount(Some(&src), &tgt, None, libc::MS_BIND, None)
             .map_err(|e| Error::sys(format!("binding host {}", d.path), e));
     }
@@ -64,10 +71,21 @@ fn create_one(root: &OwnedFd, d: &Device, userns: bool) -> Result<()> {
     let _ = rustix::fs::unlinkat(&dir, name, rustix::fs::AtFlags::empty());
     let mode = d.file_mode.unwrap_or(0o666) & 0o7777;
     let dev = rustix::fs::makedev(d.major as u32, d.minor as u32);
-    rustix::fs::mknodat(&dir, name, rustix::fs::FileType::from_raw_mode(kind), Mode::from_raw_mode(mode), dev)
-        .map_err(|e| Error::sys("mknod", e))?;
-    rustix::fs::chmodat(&dir, name, Mode::from_raw_mode(mode), rustix::fs::AtFlags::empty())
-        .map_err(|e| Error::sys("chmod", e))?;
+    rustix::fs::mknodat(
+        &dir,
+        name,
+        rustix::fs::FileType::from_raw_mode(kind),
+        Mode::from_raw_mode(mode),
+        dev,
+    )
+    .map_err(|e| Error::sys("mknod", e))?;
+    rustix::fs::chmodat(
+        &dir,
+        name,
+        Mode::from_raw_mode(mode),
+        rustix::fs::AtFlags::empty(),
+    )
+    .map_err(|e| Error::sys("chmod", e))?;
     let uid = d.uid.map(|u| rustix::fs::Uid::from_raw(u));
     let gid = d.gid.map(|g| rustix::fs::Gid::from_raw(g));
     rustix::fs::chownat(&dir, name, uid, gid, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
@@ -76,7 +94,9 @@ fn create_one(root: &OwnedFd, d: &Device, userns: bool) -> Result<()> {
 
 /// `/dev/fd`, `/dev/std{in,out,err}`, `/dev/ptmx` → `pts/ptmx`, `/dev/core` → `/proc/kcore`.
 pub fn links(root: &OwnedFd, spec: &Spec) -> Result<()> {
-    let Ok(dev) = open_in(root, "/dev", OFlags::PATH | OFlags::DIRECTORY) else { return Ok(()) };
+    let Ok(dev) = open_in(root, "/dev", OFlags::PATH | OFlags::DIRECTORY) else {
+        return Ok(());
+    };
     let mut links = vec![
         ("/proc/self/fd", "fd"),
         ("/proc/self/fd/0", "stdin"),

@@ -72,7 +72,10 @@ impl Error {
 
     /// Wraps an I/O error with what was being done.
     pub fn sys(context: impl Into<String>, source: impl Into<std::io::Error>) -> Error {
-        Error::Sys { context: context.into(), source: source.into() }
+        Error::Sys {
+            context: context.into(),
+            source: source.into(),
+        }
     }
 }
 

@@ -32,13 +32,21 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
     let (dir, saved, st) = rt.open_running(id)?;
     match st {
         Status::Running | Status::Created => {}
-        s => return Err(Error::Conflict(format!("cannot exec in container {id:?}: it is {}", s.as_str()))),
+        s => {
+            return Err(Error::Conflict(format!(
+                "cannot exec in container {id:?}: it is {}",
+                s.as_str()
+            )))
+        }
     }
     let mut joins: Vec<(i32, File)> = Vec::new();
     for (name, flag) in NS {
         let theirs = format!("/proc/{}/ns/{name}", saved.pid);
         let Ok(f) = File::open(&theirs) else { continue };
-        let same = match (f.metadata(), std::fs::metadata(format!("/proc/self/ns/{name}"))) {
+        let same = match (
+            f.metadata(),
+            std::fs::metadata(format!("/proc/self/ns/{name}")),
+        ) {
             (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
             _ => false,
         };
@@ -53,13 +61,18 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
     drop(dir);
     let p = &opts.process;
     if p.terminal && opts.console_socket.is_none() {
-        return Err(Error::Invalid("exec with a terminal needs --console-socket".into()));
+        return Err(Error::Invalid(
+            "exec with a terminal needs --console-socket".into(),
+        ));
     }
     let console = opts
         .console_socket
         .as_ref()
         .filter(|_| p.terminal)
-        .map(|c| UnixStream::connect(c).map_err(|e| Error::sys(format!("connecting to console socket {}", c.display()), e)))
+        .map(|c| {
+            UnixStream::connect(c)
+                .map_err(|e| Error::sys(format!("connecting to console socket {}", c.display()), e))
+        })
         .transpose()?;
     let seccomp_spec = saved.config.linux.as_ref().and_then(|l| l.seccomp.as_ref());
     let (mut sock, child_sock) = UnixStream::pair().map_err(|e| Error::sys("socketpair", e))?;
@@ -96,11 +109,19 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
     let pid = pid?;
     let res = (|| {
         cgroup.add_process(pid)?;
-        send(&mut sock, &Msg::Go { pid, state: String::new() })?;
+        send(
+            &mut sock,
+            &Msg::Go {
+                pid,
+                state: String::new(),
+            },
+        )?;
         match recv(&mut sock)? {
             None => Ok(()),
             Some(Msg::Fail(m)) => Err(Error::Container(m)),
-            Some(m) => Err(Error::Container(format!("unexpected {m:?} from exec process"))),
+            Some(m) => Err(Error::Container(format!(
+                "unexpected {m:?} from exec process"
+            ))),
         }
     })();
     if let Err(e) = res {
@@ -118,7 +139,8 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
 
 fn join(joins: &[(i32, File)]) -> Result<()> {
     for (flag, f) in joins {
-        berth_sys::ns::setns(f.as_fd(), *flag).map_err(|e| Error::sys("joining the container's namespaces", e))?;
+        berth_sys::ns::setns(f.as_fd(), *flag)
+            .map_err(|e| Error::sys("joining the container's namespaces", e))?;
     }
     Ok(())
 }
@@ -130,8 +152,11 @@ fn run_process(
     seccomp_spec: Option<&berth_spec::Seccomp>,
 ) -> Error {
     let r = (|| -> Result<Final<'_>> {
-        let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
-        expect(sock, "go-ahead", |m| matches!(m, Msg::Go { .. }).then_some(()))?;
+        let _ =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+        expect(sock, "go-ahead", |m| {
+            matches!(m, Msg::Go { .. }).then_some(())
+        })?;
         let p = &opts.process;
         rustix::process::setsid().map_err(|e| Error::sys("setsid", e))?;
         if p.terminal {
@@ -140,8 +165,17 @@ fn run_process(
             }
         }
         let exe = finalize::find_executable(p)?;
+        finalize::early(p)?;
         let seccomp = seccomp_spec.map(berth_seccomp::compile).transpose()?;
-        Ok(Final { process: p, exe, seccomp, seccomp_spec, listener: None, state: String::new(), preserve_fds: opts.preserve_fds })
+        Ok(Final {
+            process: p,
+            exe,
+            seccomp,
+            seccomp_spec,
+            listener: None,
+            state: String::new(),
+            preserve_fds: opts.preserve_fds,
+        })
     })();
     match r {
         Ok(f) => finalize::exec(f),

@@ -22,23 +22,37 @@ pub fn find_executable(p: &Process) -> Result<PathBuf> {
     let name = p.args.first().map(String::as_str).unwrap_or("");
     let is_exec = |path: &Path| {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+        std::fs::metadata(path)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
     };
     if name.contains('/') {
-        let path = if Path::new(name).is_absolute() { PathBuf::from(name) } else { Path::new(&p.cwd).join(name) };
+        let path = if Path::new(name).is_absolute() {
+            PathBuf::from(name)
+        } else {
+            Path::new(&p.cwd).join(name)
+        };
         return if is_exec(&path) {
             Ok(path)
         } else {
-            Err(Error::NotFound(format!("exec {name:?}: no such executable file in the container")))
+            Err(Error::NotFound(format!(
+                "exec {name:?}: no such executable file in the container"
+            )))
         };
     }
-    let path_var = p.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    let path_var = p
+        .env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(DEFAULT_PATH);
     path_var
         .split(':')
         .filter(|d| !d.is_empty())
         .map(|d| Path::new(d).join(name))
         .find(|c| is_exec(c))
-        .ok_or_else(|| Error::NotFound(format!("exec {name:?}: executable file not found in $PATH")))
+        .ok_or_else(|| {
+            Error::NotFound(format!("exec {name:?}: executable file not found in $PATH"))
+        })
 }
 
 /// What the final step needs.
@@ -60,11 +74,16 @@ pub struct Final<'a> {
 }
 
 fn load_seccomp(f: &mut Final) -> Result<()> {
-    let Some(filter) = f.seccomp.take() else { return Ok(()) };
+    let Some(filter) = f.seccomp.take() else {
+        return Ok(());
+    };
     let fd: Option<OwnedFd> = filter.load()?;
     if let (Some(fd), Some(sock)) = (fd, f.listener.as_ref()) {
         use std::os::fd::AsFd;
-        let meta = f.seccomp_spec.and_then(|s| s.listener_metadata.clone()).unwrap_or_default();
+        let meta = f
+            .seccomp_spec
+            .and_then(|s| s.listener_metadata.clone())
+            .unwrap_or_default();
         let msg = format!(
             r#"{{"ociVersion":"{}","fds":["seccompFd"],"pid":{},"metadata":{},"state":{}}}"#,
             berth_spec::OCI_VERSION,
@@ -101,31 +120,27 @@ pub fn exec(mut f: Final) -> Error {
 
 fn prepare(f: &mut Final) -> Result<()> {
     let p = f.process;
-    crate::rlimit::apply(&p.rlimits).map_err(|e| Error::Invalid(e.to_string()))?;
-    if let Some(adj) = p.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| Error::sys("process.oomScoreAdj: writing /proc/self/oom_score_adj", e))?;
-    }
-    if let Some(io) = &p.io_priority {
-        let class = match io.class.as_str() {
-            "IOPRIO_CLASS_RT" => 1,
-            "IOPRIO_CLASS_BE" => 2,
-            "IOPRIO_CLASS_IDLE" => 3,
-            c => return Err(Error::Invalid(format!("process.ioPriority.class: unknown class {c:?}"))),
-        };
-        berth_sys::proc::ioprio_set_self(class, io.priority).map_err(|e| Error::sys("process.ioPriority", e))?;
-    }
+    // Nothing of the runtime reaches the container; done first, because a seccomp
+    // profile loaded below may not allow close_range.
+    berth_sys::proc::cloexec_from(3 + f.preserve_fds)
+        .map_err(|e| Error::sys("closing descriptors", e))?;
     let chdir_early = rustix::process::chdir(p.cwd.as_str()).is_ok();
     if p.no_new_privileges {
-        rustix::thread::set_no_new_privs(true).map_err(|e| Error::sys("setting no_new_privs", e))?;
+        rustix::thread::set_no_new_privs(true)
+            .map_err(|e| Error::sys("setting no_new_privs", e))?;
     } else {
         load_seccomp(f)?;
     }
-    let caps = p.capabilities.as_ref();
-    if let Some(c) = caps {
-        let bounding = names(c.bounding.as_deref())?;
-        crate::caps::drop_bounding(&bounding).map_err(|e| Error::Invalid(e.to_string()))?;
-        crate::caps::set_keepcaps(true).map_err(|e| Error::Invalid(e.to_string()))?;
+    let caps = p
+        .capabilities
+        .as_ref()
+        .map(|c| crate::caps::resolve(c, crate::caps::last_cap()))
+        .transpose()
+        .map_err(|e| Error::Invalid(e.to_string()))?;
+    let sys = |e: crate::caps::CapsError| Error::Container(e.to_string());
+    if let Some(c) = &caps {
+        crate::caps::drop_bounding(&c.bounding).map_err(sys)?;
+        crate::caps::set_keepcaps(true).map_err(sys)?;
     }
     let u = &p.user;
     berth_sys::proc::setgroups(&u.additional_gids).map_err(|e| Error::sys("setgroups", e))?;
@@ -141,13 +156,12 @@ fn prepare(f: &mut Final) -> Result<()> {
         rustix::fs::Uid::from_raw(u.uid),
     )
     .map_err(|e| Error::sys(format!("setting uid {}", u.uid), e))?;
-    if let Some(c) = caps {
-        let eff = names(c.effective.as_deref())?;
-        let perm = names(c.permitted.as_deref())?;
-        let inh = names(c.inheritable.as_deref())?;
-        crate::caps::set(&eff, &perm, &inh).map_err(|e| Error::Invalid(e.to_string()))?;
-        crate::caps::set_ambient(&names(c.ambient.as_deref())?).map_err(|e| Error::Invalid(e.to_string()))?;
-        crate::caps::set_keepcaps(false).map_err(|e| Error::Invalid(e.to_string()))?;
+    if let Some(c) = &caps {
+        // Capabilities the host itself lacks (this VM's bounding set has no
+        // CAP_SYS_RESOURCE) are left out rather than failing the container.
+        crate::caps::set(&c.effective, &c.permitted, &c.inheritable).map_err(sys)?;
+        crate::caps::set_ambient(&c.ambient).map_err(sys)?;
+        crate::caps::set_keepcaps(false).map_err(sys)?;
     }
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(u.umask.unwrap_or(0o022)));
     if !chdir_early {
@@ -158,14 +172,32 @@ fn prepare(f: &mut Final) -> Result<()> {
         load_seccomp(f)?;
     }
     f.listener = None;
-    berth_sys::proc::cloexec_from(3 + f.preserve_fds).map_err(|e| Error::sys("closing descriptors", e))?;
     berth_sys::proc::reset_signals();
     Ok(())
 }
 
-fn names(list: Option<&[String]>) -> Result<Vec<u32>> {
-    list.unwrap_or_default()
-        .iter()
-        .map(|n| crate::caps::parse(n).map_err(|e| Error::Invalid(e.to_string())))
-        .collect()
+/// The settings that can fail for reasons of the config (limits above what the host
+/// allows, an unknown I/O class): applied before the container is reported created, so
+/// that `create` fails, not `start`.
+pub fn early(p: &Process) -> Result<()> {
+    crate::rlimit::apply(&p.rlimits).map_err(|e| Error::Invalid(e.to_string()))?;
+    if let Some(adj) = p.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| Error::sys("process.oomScoreAdj: writing /proc/self/oom_score_adj", e))?;
+    }
+    if let Some(io) = &p.io_priority {
+        let class = match io.class.as_str() {
+            "IOPRIO_CLASS_RT" => 1,
+            "IOPRIO_CLASS_BE" => 2,
+            "IOPRIO_CLASS_IDLE" => 3,
+            c => {
+                return Err(Error::Invalid(format!(
+                    "process.ioPriority.class: unknown class {c:?}"
+                )))
+            }
+        };
+        berth_sys::proc::ioprio_set_self(class, io.priority)
+            .map_err(|e| Error::sys("process.ioPriority", e))?;
+    }
+    Ok(())
 }

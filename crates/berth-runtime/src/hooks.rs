@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 /// Runs `hooks` in order; `kind` names them in errors (`createRuntime`).
 pub fn run(hooks: &[Hook], kind: &str, state: &str) -> Result<()> {
     for (i, h) in hooks.iter().enumerate() {
-        run_one(h, state).map_err(|e| Error::Container(format!("{kind} hook #{i} ({}): {e}", h.path)))?;
+        run_one(h, state)
+            .map_err(|e| Error::Container(format!("{kind} hook #{i} ({}): {e}", h.path)))?;
     }
     Ok(())
 }
@@ -36,7 +37,10 @@ fn run_one(h: &Hook, state: &str) -> std::result::Result<(), String> {
         // A hook that exits without reading its stdin is fine: ignore EPIPE.
         let _ = stdin.write_all(state.as_bytes());
     }
-    let deadline = h.timeout.filter(|t| *t > 0).map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let deadline = h
+        .timeout
+        .filter(|t| *t > 0)
+        .map(|t| Instant::now() + Duration::from_secs(t as u64));
     let mut sleep = Duration::from_micros(200);
     loop {
         match child.try_wait() {
@@ -48,7 +52,10 @@ fn run_one(h: &Hook, state: &str) -> std::result::Result<(), String> {
         if deadline.is_some_and(|d| Instant::now() >= d) {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("timed out after {}s", h.timeout.unwrap_or_default()));
+            return Err(format!(
+                "timed out after {}s",
+                h.timeout.unwrap_or_default()
+            ));
         }
         std::thread::sleep(sleep);
         sleep = (sleep * 2).min(Duration::from_millis(20));

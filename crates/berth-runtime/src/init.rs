@@ -76,7 +76,8 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
     })?;
     let _ = pid;
     if a.cgroupns {
-        berth_sys::ns::unshare(libc::CLONE_NEWCGROUP).map_err(|e| Error::sys("creating cgroup namespace", e))?;
+        berth_sys::ns::unshare(libc::CLONE_NEWCGROUP)
+            .map_err(|e| Error::sys("creating cgroup namespace", e))?;
     }
     if a.userns {
         crate::spawn::become_root()?;
@@ -88,7 +89,10 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
     }
     rustix::process::umask(rustix::fs::Mode::empty());
     let spec = a.spec;
-    let process = spec.process.as_ref().ok_or_else(|| Error::Invalid("process is required".into()))?;
+    let process = spec
+        .process
+        .as_ref()
+        .ok_or_else(|| Error::Invalid("process is required".into()))?;
     let ctx = RootfsCtx {
         rootfs: a.rootfs,
         bundle: a.bundle,
@@ -104,10 +108,12 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
     }
     crate::hooks::run(&hooks.create_container, "createContainer", &state)?;
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
-        rustix::system::sethostname(h.as_bytes()).map_err(|e| Error::sys(format!("hostname: setting {h:?}"), e))?;
+        rustix::system::sethostname(h.as_bytes())
+            .map_err(|e| Error::sys(format!("hostname: setting {h:?}"), e))?;
     }
     if let Some(d) = spec.domainname.as_deref().filter(|h| !h.is_empty()) {
-        rustix::system::setdomainname(d.as_bytes()).map_err(|e| Error::sys(format!("domainname: setting {d:?}"), e))?;
+        rustix::system::setdomainname(d.as_bytes())
+            .map_err(|e| Error::sys(format!("domainname: setting {d:?}"), e))?;
     }
     rootfs::pivot(a.rootfs, a.no_pivot)?;
     rootfs::finish(spec, a.userns)?;
@@ -116,25 +122,48 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
         berth_sys::proc::personality(persona).map_err(|e| Error::sys("linux.personality", e))?;
     }
     if process.terminal {
-        let console = a.console.ok_or_else(|| Error::Invalid("process.terminal needs a console socket".into()))?;
+        let console = a
+            .console
+            .ok_or_else(|| Error::Invalid("process.terminal needs a console socket".into()))?;
         crate::terminal::setup(console, process.console_size)?;
     }
     let exe = finalize::find_executable(process)?;
+    finalize::early(process)?;
     let seccomp_spec = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
     let seccomp = seccomp_spec.map(berth_seccomp::compile).transpose()?;
-    let listener = a.seccomp_listener.map(|s| s.try_clone()).transpose().map_err(|e| Error::sys("seccomp listener", e))?;
+    let listener = a
+        .seccomp_listener
+        .map(|s| s.try_clone())
+        .transpose()
+        .map_err(|e| Error::sys("seccomp listener", e))?;
     send(sock, &Msg::Ready)?;
-    Ok(Final { process, exe, seccomp, seccomp_spec, listener, state, preserve_fds: a.preserve_fds })
+    Ok(Final {
+        process,
+        exe,
+        seccomp,
+        seccomp_spec,
+        listener,
+        state,
+        preserve_fds: a.preserve_fds,
+    })
 }
 
 fn wait_start<'a>(a: &'a InitArgs, mut f: Final<'a>) -> Result<(UnixStream, Final<'a>)> {
     loop {
-        let (mut conn, _) = a.start.accept().map_err(|e| Error::sys("waiting for start", e))?;
+        let (mut conn, _) = a
+            .start
+            .accept()
+            .map_err(|e| Error::sys("waiting for start", e))?;
         let mut b = [0u8; 1];
         if conn.read_exact(&mut b).is_err() {
             continue;
         }
-        let hooks = a.spec.hooks.as_ref().map(|h| h.start_container.clone()).unwrap_or_default();
+        let hooks = a
+            .spec
+            .hooks
+            .as_ref()
+            .map(|h| h.start_container.clone())
+            .unwrap_or_default();
         let state = f.state.replace("\"creating\"", "\"running\"");
         f.state = state;
         if let Err(e) = crate::hooks::run(&hooks, "startContainer", &f.state) {

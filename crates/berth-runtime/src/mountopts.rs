@@ -30,7 +30,10 @@ impl MountOpts {
 
 /// Parses a mount's options; `typ` is its type (`bind` implies a bind mount).
 pub fn parse(options: &[String], typ: Option<&str>) -> Result<MountOpts> {
-    let mut o = MountOpts { bind: typ == Some("bind") || typ == Some("rbind"), ..Default::default() };
+    let mut o = MountOpts {
+        bind: typ == Some("bind") || typ == Some("rbind"),
+        ..Default::default()
+    };
     if typ == Some("rbind") {
         o.flags |= libc::MS_REC;
     }
@@ -83,11 +86,14 @@ pub fn parse(options: &[String], typ: Option<&str>) -> Result<MountOpts> {
             }
             // Accepted and without effect here: copy-up of tmpfs content is an engine
             // concern; SELinux relabel options need SELinux, which this host class lacks.
-            "tmpcopyup" | "z" | "Z" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec"
-            | "rexec" | "rnoatime" | "ratime" | "rrelatime" | "rnorelatime" | "rstrictatime"
-            | "rnostrictatime" | "rnodiratime" | "rdiratime" | "nosymfollow" | "rnosymfollow" => (0, 0),
+            "tmpcopyup" | "z" | "Z" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev"
+            | "rnoexec" | "rexec" | "rnoatime" | "ratime" | "rrelatime" | "rnorelatime"
+            | "rstrictatime" | "rnostrictatime" | "rnodiratime" | "rdiratime" | "nosymfollow"
+            | "rnosymfollow" => (0, 0),
             "idmap" | "ridmap" => {
-                return Err(Error::Unsupported(format!("mount option {opt:?} (ID-mapped mounts) is not supported")))
+                return Err(Error::Unsupported(format!(
+                    "mount option {opt:?} (ID-mapped mounts) is not supported"
+                )))
             }
             other => {
                 data.push(other.to_string());
@@ -129,7 +135,11 @@ mod tests {
 
     #[test]
     fn tmpfs_options_split_into_flags_and_data() {
-        let o = parse(&v(&["nosuid", "strictatime", "mode=755", "size=65536k"]), Some("tmpfs")).expect("ok");
+        let o = parse(
+            &v(&["nosuid", "strictatime", "mode=755", "size=65536k"]),
+            Some("tmpfs"),
+        )
+        .expect("ok");
         assert_eq!(o.flags, libc::MS_NOSUID | libc::MS_STRICTATIME);
         assert_eq!(o.data, "mode=755,size=65536k");
         assert!(!o.bind);
@@ -139,7 +149,10 @@ mod tests {
     fn rbind_ro_needs_remount_and_propagation_is_kept() {
         let o = parse(&v(&["rbind", "ro", "rprivate"]), Some("none")).expect("ok");
         assert!(o.bind);
-        assert_eq!(o.flags & (libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY), libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY);
+        assert_eq!(
+            o.flags & (libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY),
+            libc::MS_BIND | libc::MS_REC | libc::MS_RDONLY
+        );
         assert!(o.needs_remount());
         assert_eq!(o.propagation, vec![libc::MS_PRIVATE | libc::MS_REC]);
     }

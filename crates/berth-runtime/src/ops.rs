@@ -13,17 +13,29 @@ use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 
 fn cgroup_of(s: &Saved) -> Result<Cgroup> {
-    Ok(Cgroup::open(s.config.linux.as_ref().and_then(|l| l.cgroups_path.as_deref()), &s.id)?)
+    Ok(Cgroup::open(
+        s.config
+            .linux
+            .as_ref()
+            .and_then(|l| l.cgroups_path.as_deref()),
+        &s.id,
+    )?)
 }
 
 fn status(dir: &ContainerDir, s: &Saved) -> Status {
-    s.status(&dir.path, || cgroup_of(s).and_then(|c| Ok(c.is_frozen()?)).unwrap_or(false))
+    s.status(&dir.path, || {
+        cgroup_of(s)
+            .and_then(|c| Ok(c.is_frozen()?))
+            .unwrap_or(false)
+    })
 }
 
 impl Runtime {
     fn check_driver(&self) -> Result<()> {
         if self.systemd_cgroup {
-            return Err(Error::Unsupported("the systemd cgroup driver is not supported; use cgroupfs".into()));
+            return Err(Error::Unsupported(
+                "the systemd cgroup driver is not supported; use cgroupfs".into(),
+            ));
         }
         Ok(())
     }
@@ -40,29 +52,51 @@ impl Runtime {
             .map_err(|e| Error::NotFound(format!("bundle {}: {e}", opts.bundle.display())))?;
         let spec = Spec::load(&bundle.join("config.json"))?;
         let rootfs = crate::validate::spec(&spec, &bundle)?;
-        if !spec.linux.as_ref().is_some_and(|l| l.namespaces.iter().any(|n| n.typ == "mount")) {
-            return Err(Error::Invalid("linux.namespaces: a mount namespace is required".into()));
+        if !spec
+            .linux
+            .as_ref()
+            .is_some_and(|l| l.namespaces.iter().any(|n| n.typ == "mount"))
+        {
+            return Err(Error::Invalid(
+                "linux.namespaces: a mount namespace is required".into(),
+            ));
         }
-        let process = spec.process.as_ref().ok_or_else(|| Error::Invalid("process is required".into()))?;
+        let process = spec
+            .process
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("process is required".into()))?;
         if process.terminal && opts.console_socket.is_none() {
-            return Err(Error::Invalid("process.terminal is true but no --console-socket was given".into()));
+            return Err(Error::Invalid(
+                "process.terminal is true but no --console-socket was given".into(),
+            ));
         }
         let plan = NsPlan::from_linux(spec.linux.as_ref())?;
         let console = opts
             .console_socket
             .as_ref()
             .filter(|_| process.terminal)
-            .map(|p| UnixStream::connect(p).map_err(|e| Error::sys(format!("connecting to console socket {}", p.display()), e)))
+            .map(|p| {
+                UnixStream::connect(p).map_err(|e| {
+                    Error::sys(format!("connecting to console socket {}", p.display()), e)
+                })
+            })
             .transpose()?;
         let listener = spec
             .linux
             .as_ref()
             .and_then(|l| l.seccomp.as_ref())
             .and_then(|s| s.listener_path.as_ref())
-            .map(|p| UnixStream::connect(p).map_err(|e| Error::sys(format!("linux.seccomp.listenerPath: connecting to {p}"), e)))
+            .map(|p| {
+                UnixStream::connect(p).map_err(|e| {
+                    Error::sys(format!("linux.seccomp.listenerPath: connecting to {p}"), e)
+                })
+            })
             .transpose()?;
         let dir = ContainerDir::create(&self.root, id)?;
-        let cgroup = match Cgroup::open(spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref()), id) {
+        let cgroup = match Cgroup::open(
+            spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref()),
+            id,
+        ) {
             Ok(c) => c,
             Err(e) => {
                 let _ = dir.remove();
@@ -75,8 +109,10 @@ impl Runtime {
             if let Some(r) = spec.linux.as_ref().and_then(effective_resources) {
                 cgroup.apply(&r)?;
             }
-            let start = UnixListener::bind(dir.start_sock()).map_err(|e| Error::sys("creating start socket", e))?;
-            let (mut sock, child_sock) = UnixStream::pair().map_err(|e| Error::sys("socketpair", e))?;
+            let start = UnixListener::bind(dir.start_sock())
+                .map_err(|e| Error::sys("creating start socket", e))?;
+            let (mut sock, child_sock) =
+                UnixStream::pair().map_err(|e| Error::sys("socketpair", e))?;
             let hierarchies = cgroup.hierarchies();
             let args = InitArgs {
                 id,
@@ -94,7 +130,9 @@ impl Runtime {
                 preserve_fds: opts.preserve_fds,
                 lock_fd: dir.lock_fd(),
             };
-            pid = spawn::fork_into(&plan, &spec, &mut sock, child_sock, |s| init::main(s, &args))?;
+            pid = spawn::fork_into(&plan, &spec, &mut sock, child_sock, |s| {
+                init::main(s, &args)
+            })?;
             cgroup.add_process(pid)?;
             let saved = Saved {
                 id: id.to_string(),
@@ -107,13 +145,20 @@ impl Runtime {
                 config: spec.clone(),
             };
             let state = state_json(&saved.state(Status::Creating));
-            send(&mut sock, &Msg::Go { pid, state: state.clone() })?;
+            send(
+                &mut sock,
+                &Msg::Go {
+                    pid,
+                    state: state.clone(),
+                },
+            )?;
             loop {
                 match recv(&mut sock)? {
                     Some(Msg::RunHooks) => {
                         let h = spec.hooks.clone().unwrap_or_default();
-                        let r = crate::hooks::run(&h.prestart, "prestart", &state)
-                            .and_then(|_| crate::hooks::run(&h.create_runtime, "createRuntime", &state));
+                        let r = crate::hooks::run(&h.prestart, "prestart", &state).and_then(|_| {
+                            crate::hooks::run(&h.create_runtime, "createRuntime", &state)
+                        });
                         if let Err(e) = r {
                             return Err(e);
                         }
@@ -121,8 +166,16 @@ impl Runtime {
                     }
                     Some(Msg::Ready) => break,
                     Some(Msg::Fail(m)) => return Err(Error::Container(m)),
-                    Some(m) => return Err(Error::Container(format!("unexpected {m:?} from container init"))),
-                    None => return Err(Error::Container("container init exited during setup".into())),
+                    Some(m) => {
+                        return Err(Error::Container(format!(
+                            "unexpected {m:?} from container init"
+                        )))
+                    }
+                    None => {
+                        return Err(Error::Container(
+                            "container init exited during setup".into(),
+                        ))
+                    }
                 }
             }
             dir.save(&saved)?;
@@ -155,18 +208,31 @@ impl Runtime {
     fn start_locked(&self, dir: &ContainerDir, saved: &Saved) -> Result<()> {
         match status(dir, saved) {
             Status::Created => {}
-            s => return Err(Error::Conflict(format!("cannot start container {:?}: it is {}", saved.id, s.as_str()))),
+            s => {
+                return Err(Error::Conflict(format!(
+                    "cannot start container {:?}: it is {}",
+                    saved.id,
+                    s.as_str()
+                )))
+            }
         }
         let path = dir.start_sock();
-        let mut conn = UnixStream::connect(&path).map_err(|e| Error::sys("connecting to the container init", e))?;
+        let mut conn = UnixStream::connect(&path)
+            .map_err(|e| Error::sys("connecting to the container init", e))?;
         let _ = std::fs::remove_file(&path);
-        conn.write_all(b"s").map_err(|e| Error::sys("starting the container", e))?;
+        conn.write_all(b"s")
+            .map_err(|e| Error::sys("starting the container", e))?;
         let mut msg = String::new();
         let _ = conn.read_to_string(&mut msg);
         if !msg.is_empty() {
             return Err(Error::Container(msg));
         }
-        let hooks = saved.config.hooks.as_ref().map(|h| h.poststart.clone()).unwrap_or_default();
+        let hooks = saved
+            .config
+            .hooks
+            .as_ref()
+            .map(|h| h.poststart.clone())
+            .unwrap_or_default();
         if !hooks.is_empty() {
             let state = state_json(&saved.state(Status::Running));
             if let Err(e) = crate::hooks::run(&hooks, "poststart", &state) {
@@ -189,7 +255,9 @@ impl Runtime {
         }
         drop(dir);
         let code = spawn::wait_exit(saved.pid)?;
-        self.delete(id, true)?;
+        if !opts.keep {
+            self.delete(id, true)?;
+        }
         Ok(code)
     }
 
@@ -227,7 +295,10 @@ impl Runtime {
         let cg = cgroup_of(&saved)?;
         if st != Status::Stopped {
             if !force {
-                return Err(Error::Conflict(format!("cannot delete container {id:?} that is not stopped: {}", st.as_str())));
+                return Err(Error::Conflict(format!(
+                    "cannot delete container {id:?} that is not stopped: {}",
+                    st.as_str()
+                )));
             }
             let _ = cg.kill_all(libc::SIGKILL);
             let _ = signal_init(&saved, libc::SIGKILL);
@@ -241,14 +312,25 @@ impl Runtime {
         cg.destroy()?;
         // The default path is /berth/<id>: drop the shared parent once it is empty (the
         // kernel refuses while other containers live there).
-        if saved.config.linux.as_ref().and_then(|l| l.cgroups_path.as_ref()).is_none() {
+        if saved
+            .config
+            .linux
+            .as_ref()
+            .and_then(|l| l.cgroups_path.as_ref())
+            .is_none()
+        {
             for h in cg.hierarchies() {
                 if let Some(parent) = h.path.parent().filter(|p| *p != h.mountpoint) {
                     let _ = std::fs::remove_dir(parent);
                 }
             }
         }
-        let hooks = saved.config.hooks.as_ref().map(|h| h.poststop.clone()).unwrap_or_default();
+        let hooks = saved
+            .config
+            .hooks
+            .as_ref()
+            .map(|h| h.poststop.clone())
+            .unwrap_or_default();
         dir.remove()?;
         if !hooks.is_empty() {
             let state = state_json(&saved.state(Status::Stopped));
@@ -284,7 +366,9 @@ impl Runtime {
             if check_id(&id).is_err() {
                 continue;
             }
-            let Ok(dir) = ContainerDir::open(&self.root, &id) else { continue };
+            let Ok(dir) = ContainerDir::open(&self.root, &id) else {
+                continue;
+            };
             let Ok(saved) = dir.load() else { continue };
             let st = status(&dir, &saved);
             out.push(ContainerInfo {
@@ -311,7 +395,10 @@ impl Runtime {
     pub fn pause(&self, id: &str) -> Result<()> {
         let (_dir, saved, st) = self.open_running(id)?;
         if st != Status::Running && st != Status::Created {
-            return Err(Error::Conflict(format!("cannot pause container {id:?}: it is {}", st.as_str())));
+            return Err(Error::Conflict(format!(
+                "cannot pause container {id:?}: it is {}",
+                st.as_str()
+            )));
         }
         Ok(cgroup_of(&saved)?.freeze()?)
     }
@@ -320,7 +407,10 @@ impl Runtime {
     pub fn resume(&self, id: &str) -> Result<()> {
         let (_dir, saved, st) = self.open_running(id)?;
         if st != Status::Paused {
-            return Err(Error::Conflict(format!("cannot resume container {id:?}: it is not paused ({})", st.as_str())));
+            return Err(Error::Conflict(format!(
+                "cannot resume container {id:?}: it is not paused ({})",
+                st.as_str()
+            )));
         }
         Ok(cgroup_of(&saved)?.thaw()?)
     }
@@ -329,7 +419,9 @@ impl Runtime {
     pub fn update(&self, id: &str, resources: &Resources) -> Result<()> {
         let (dir, mut saved, st) = self.open_running(id)?;
         if st == Status::Stopped {
-            return Err(Error::Conflict(format!("cannot update container {id:?}: it is stopped")));
+            return Err(Error::Conflict(format!(
+                "cannot update container {id:?}: it is stopped"
+            )));
         }
         Cgroup::validate(resources)?;
         cgroup_of(&saved)?.apply(resources)?;
@@ -363,13 +455,14 @@ fn effective_resources(linux: &berth_spec::Linux) -> Option<Resources> {
     if r.devices.is_empty() {
         return Some(r);
     }
-    let rule = |typ: &str, major: Option<i64>, minor: Option<i64>, access: &str| berth_spec::DeviceRule {
-        allow: true,
-        typ: Some(typ.into()),
-        major,
-        minor,
-        access: Some(access.into()),
-    };
+    let rule =
+        |typ: &str, major: Option<i64>, minor: Option<i64>, access: &str| berth_spec::DeviceRule {
+            allow: true,
+            typ: Some(typ.into()),
+            major,
+            minor,
+            access: Some(access.into()),
+        };
     r.devices.push(rule("c", None, None, "m"));
     r.devices.push(rule("b", None, None, "m"));
     for (_, major, minor) in crate::devices::DEFAULT_DEVICES {
@@ -381,7 +474,8 @@ fn effective_resources(linux: &berth_spec::Linux) -> Option<Resources> {
     for d in &linux.devices {
         let typ = if d.typ == "u" { "c" } else { d.typ.as_str() };
         if typ != "p" {
-            r.devices.push(rule(typ, Some(d.major), Some(d.minor), "rwm"));
+            r.devices
+                .push(rule(typ, Some(d.major), Some(d.minor), "rwm"));
         }
     }
     Some(r)
@@ -406,12 +500,16 @@ fn merge_json(a: &mut serde_json::Value, b: serde_json::Value) {
 }
 
 fn signal_init(saved: &Saved, signal: i32) -> Result<()> {
-    let pid = rustix::process::Pid::from_raw(saved.pid).ok_or_else(|| Error::Invalid("no pid".into()))?;
+    let pid =
+        rustix::process::Pid::from_raw(saved.pid).ok_or_else(|| Error::Invalid("no pid".into()))?;
     let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| Error::sys(format!("opening process {}", saved.pid), e))?;
     // The pidfd pins the process: check it is still the container's init, then signal it.
     if !crate::util::process_alive(saved.pid, saved.pid_start) {
-        return Err(Error::Conflict(format!("container {:?} is not running", saved.id)));
+        return Err(Error::Conflict(format!(
+            "container {:?} is not running",
+            saved.id
+        )));
     }
     use std::os::fd::AsFd;
     berth_sys::proc::pidfd_send_signal(fd.as_fd(), signal)
@@ -427,7 +525,10 @@ fn wait_gone(saved: &Saved, timeout: std::time::Duration) -> Result<()> {
             let _ = rustix::process::waitpid(Some(p), rustix::process::WaitOptions::NOHANG);
         }
         if std::time::Instant::now() >= deadline {
-            return Err(Error::Container(format!("container {:?} did not die after SIGKILL", saved.id)));
+            return Err(Error::Container(format!(
+                "container {:?} did not die after SIGKILL",
+                saved.id
+            )));
         }
         std::thread::sleep(sleep);
         sleep = (sleep * 2).min(std::time::Duration::from_millis(10));

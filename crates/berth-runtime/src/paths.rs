@@ -15,8 +15,12 @@ const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGIC
 
 /// Opens a directory as an `O_PATH` root for the lookups below.
 pub fn open_root(path: &Path) -> Result<OwnedFd> {
-    rustix::fs::open(path, OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| Error::sys(format!("opening root {}", path.display()), e))
+    rustix::fs::open(
+        path,
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("opening root {}", path.display()), e))
 }
 
 /// The path relative to the root, with `.` and leading `/` removed; `..` is kept for the
@@ -31,8 +35,18 @@ pub fn relative(path: &str) -> PathBuf {
 /// Opens `path` inside `root` with `flags` (an `O_PATH` handle unless told otherwise).
 pub fn open_in(root: impl AsFd, path: &str, flags: OFlags) -> std::io::Result<OwnedFd> {
     let rel = relative(path);
-    let rel = if rel.as_os_str().is_empty() { PathBuf::from(".") } else { rel };
-    Ok(rustix::fs::openat2(root, &rel, flags | OFlags::CLOEXEC, Mode::empty(), RESOLVE)?)
+    let rel = if rel.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        rel
+    };
+    Ok(rustix::fs::openat2(
+        root,
+        &rel,
+        flags | OFlags::CLOEXEC,
+        Mode::empty(),
+        RESOLVE,
+    )?)
 }
 
 /// Opens the directory `path` inside `root`, creating missing components with `mode`.
@@ -50,7 +64,9 @@ pub fn mkdir_all(root: &OwnedFd, path: &str, mode: u32) -> Result<OwnedFd> {
                 let name = comp.as_os_str();
                 match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(mode)) {
                     Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-                    Err(e) => return Err(Error::sys(format!("creating {path} in the container"), e)),
+                    Err(e) => {
+                        return Err(Error::sys(format!("creating {path} in the container"), e))
+                    }
                 }
                 open_in(root, &p, OFlags::PATH | OFlags::DIRECTORY)
                     .map_err(|e| Error::sys(format!("opening {path} in the container"), e))?
@@ -68,8 +84,13 @@ pub fn mkfile(root: &OwnedFd, path: &str) -> Result<OwnedFd> {
         return Ok(fd);
     }
     let rel = relative(path);
-    let parent = rel.parent().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
-    let name = rel.file_name().ok_or_else(|| Error::Invalid(format!("invalid path {path:?}")))?;
+    let parent = rel
+        .parent()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = rel
+        .file_name()
+        .ok_or_else(|| Error::Invalid(format!("invalid path {path:?}")))?;
     let dir = mkdir_all(root, &parent, 0o755)?;
     match rustix::fs::openat(
         &dir,
@@ -80,7 +101,8 @@ pub fn mkfile(root: &OwnedFd, path: &str) -> Result<OwnedFd> {
         Ok(_) | Err(rustix::io::Errno::EXIST) => {}
         Err(e) => return Err(Error::sys(format!("creating {path} in the container"), e)),
     }
-    open_in(root, path, OFlags::PATH).map_err(|e| Error::sys(format!("opening {path} in the container"), e))
+    open_in(root, path, OFlags::PATH)
+        .map_err(|e| Error::sys(format!("opening {path} in the container"), e))
 }
 
 /// `/proc/self/fd/N` for an fd: the race-free name of the object for mount(2).
@@ -103,8 +125,14 @@ mod tests {
         std::os::unix::fs::symlink(&outside, root.join("evil")).expect("symlink");
         let fd = open_root(&root).expect("root");
         mkdir_all(&fd, "/evil/sub", 0o755).expect("mkdir inside");
-        assert!(root.join("outside/sub").is_dir(), "created under the root's own /outside");
-        assert!(!outside.join("sub").exists(), "nothing created outside the root");
+        assert!(
+            root.join("outside/sub").is_dir(),
+            "created under the root's own /outside"
+        );
+        assert!(
+            !outside.join("sub").exists(),
+            "nothing created outside the root"
+        );
         mkfile(&fd, "/evil/file").expect("mkfile");
         assert!(!outside.join("file").exists());
     }

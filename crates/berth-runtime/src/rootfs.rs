@@ -9,8 +9,8 @@
 use crate::mountopts::{self, MountOpts};
 use crate::paths::{fd_path, mkdir_all, mkfile, open_in, open_root};
 use crate::{Error, Result};
-use berth_sys::ns::{mount, umount2};
 use berth_spec::{Mount, Spec};
+use berth_sys::ns::{mount, umount2};
 use rustix::fs::OFlags;
 use std::ffi::CString;
 use std::os::fd::OwnedFd;
@@ -34,17 +34,37 @@ fn cstr(s: &str) -> Result<CString> {
     CString::new(s).map_err(|_| Error::Invalid(format!("path {s:?} contains a NUL byte")))
 }
 
-fn mnt(src: Option<&str>, target: &str, fstype: Option<&str>, flags: u64, data: &str) -> std::io::Result<()> {
-    let c = |s: &str| CString::new(s).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput));
+fn mnt(
+    src: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: u64,
+    data: &str,
+) -> std::io::Result<()> {
+    let c = |s: &str| {
+        CString::new(s).map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))
+    };
     let src = src.map(c).transpose()?;
     let fstype = fstype.map(c).transpose()?;
-    let data = if data.is_empty() { None } else { Some(c(data)?) };
-    mount(src.as_deref(), &c(target)?, fstype.as_deref(), flags, data.as_deref())
+    let data = if data.is_empty() {
+        None
+    } else {
+        Some(c(data)?)
+    };
+    mount(
+        src.as_deref(),
+        &c(target)?,
+        fstype.as_deref(),
+        flags,
+        data.as_deref(),
+    )
 }
 
 /// Flags of the mount `fd` lives on that an unprivileged remount may not clear.
 fn locked_flags(fd: &OwnedFd) -> u64 {
-    let Ok(st) = rustix::fs::fstatvfs(fd) else { return 0 };
+    let Ok(st) = rustix::fs::fstatvfs(fd) else {
+        return 0;
+    };
     let f = st.f_flag.bits();
     let mut out = 0;
     for (st_flag, ms) in [
@@ -65,7 +85,8 @@ fn locked_flags(fd: &OwnedFd) -> u64 {
 /// Remounts the top mount at `path` (inside `root`) with `flags` added to a bind remount,
 /// keeping what the kernel locks in a user namespace.
 fn remount(root: &OwnedFd, path: &str, flags: u64, userns: bool) -> Result<()> {
-    let fd = open_in(root, path, OFlags::PATH).map_err(|e| Error::sys(format!("reopening {path}"), e))?;
+    let fd = open_in(root, path, OFlags::PATH)
+        .map_err(|e| Error::sys(format!("reopening {path}"), e))?;
     let mut keep = 0;
     let locked = locked_flags(&fd);
     if userns {
@@ -75,8 +96,14 @@ fn remount(root: &OwnedFd, path: &str, flags: u64, userns: bool) -> Result<()> {
     if flags & atime == 0 {
         keep |= locked & atime;
     }
-    mnt(None, &fd_path(&fd), None, libc::MS_BIND | libc::MS_REMOUNT | flags | keep, "")
-        .map_err(|e| Error::sys(format!("remounting {path} with its options"), e))
+    mnt(
+        None,
+        &fd_path(&fd),
+        None,
+        libc::MS_BIND | libc::MS_REMOUNT | flags | keep,
+        "",
+    )
+    .map_err(|e| Error::sys(format!("remounting {path} with its options"), e))
 }
 
 /// Everything before pivot_root.
@@ -85,20 +112,29 @@ pub fn prepare(spec: &Spec, ctx: &RootfsCtx) -> Result<()> {
     let prop = match linux.rootfs_propagation.as_deref() {
         None | Some("") => libc::MS_SLAVE | libc::MS_REC,
         Some(p) => {
-            let f = mountopts::propagation_flag(p)
-                .ok_or_else(|| Error::Invalid(format!("linux.rootfsPropagation: unknown value {p:?}")))?;
-            // Shared roots start as slaves of the host and become shared after pivot.
-            if f & libc::MS_SHARED != 0 {
-                libc::MS_SLAVE | libc::MS_REC
+            let f = mountopts::propagation_flag(p).ok_or_else(|| {
+                Error::Invalid(format!("linux.rootfsPropagation: unknown value {p:?}"))
+            })?;
+            // Until the pivot, / is a slave of the host (or private): shared would leak
+            // our mounts to the host and unbindable would forbid the rootfs self-bind.
+            // The configured propagation is applied to the new root in `finish`.
+            if f & libc::MS_PRIVATE != 0 {
+                libc::MS_PRIVATE | libc::MS_REC
             } else {
-                f | libc::MS_REC
+                libc::MS_SLAVE | libc::MS_REC
             }
         }
     };
     mnt(None, "/", None, prop, "").map_err(|e| Error::sys("making / non-shared", e))?;
     let rootfs = ctx.rootfs.to_string_lossy().into_owned();
-    mnt(Some(&rootfs), &rootfs, None, libc::MS_BIND | libc::MS_REC, "")
-        .map_err(|e| Error::sys(format!("bind-mounting rootfs {rootfs}"), e))?;
+    mnt(
+        Some(&rootfs),
+        &rootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        "",
+    )
+    .map_err(|e| Error::sys(format!("bind-mounting rootfs {rootfs}"), e))?;
     let root = open_root(ctx.rootfs)?;
     let mut dev_is_bind = false;
     for (i, m) in spec.mounts.iter().enumerate() {
@@ -108,7 +144,10 @@ pub fn prepare(spec: &Spec, ctx: &RootfsCtx) -> Result<()> {
             dev_is_bind = true;
         }
         mount_one(&root, m, &opts, ctx).map_err(|e| match e {
-            Error::Sys { context, source } => Error::Sys { context: format!("mounts[{i}]: {context}"), source },
+            Error::Sys { context, source } => Error::Sys {
+                context: format!("mounts[{i}]: {context}"),
+                source,
+            },
             other => other,
         })?;
     }
@@ -127,25 +166,69 @@ fn mount_one(root: &OwnedFd, m: &Mount, opts: &MountOpts, ctx: &RootfsCtx) -> Re
         let src = resolve_source(m.source.as_deref().unwrap_or(""), ctx.bundle);
         let meta = std::fs::metadata(&src)
             .map_err(|e| Error::sys(format!("bind source {} for {dest}", src.display()), e))?;
-        let target = if meta.is_dir() { mkdir_all(root, dest, 0o755)? } else { mkfile(root, dest)? };
+        let target = if meta.is_dir() {
+            mkdir_all(root, dest, 0o755)?
+        } else {
+            mkfile(root, dest)?
+        };
         let src_s = src.to_string_lossy().into_owned();
-        mnt(Some(&src_s), &fd_path(&target), None, opts.flags & (libc::MS_BIND | libc::MS_REC), "")
-            .map_err(|e| Error::sys(format!("bind-mounting {src_s} on {dest}"), e))?;
+        mnt(
+            Some(&src_s),
+            &fd_path(&target),
+            None,
+            opts.flags & (libc::MS_BIND | libc::MS_REC),
+            "",
+        )
+        .map_err(|e| Error::sys(format!("bind-mounting {src_s} on {dest}"), e))?;
         if opts.needs_remount() {
-            remount(root, dest, opts.flags & !(libc::MS_BIND | libc::MS_REC), ctx.userns)?;
+            remount(
+                root,
+                dest,
+                opts.flags & !(libc::MS_BIND | libc::MS_REC),
+                ctx.userns,
+            )?;
         }
     } else {
+        if typ == "proc" || typ == "sysfs" {
+            // runc's rule: these must land on a real directory, never through a symlink
+            // a malicious image planted.
+            if let Ok(fd) = open_in(root, dest, OFlags::PATH | OFlags::NOFOLLOW) {
+                let st =
+                    rustix::fs::fstat(&fd).map_err(|e| Error::sys(format!("stat {dest}"), e))?;
+                if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
+                    return Err(Error::Invalid(format!("{dest} must be mounted on ordinary directory (it is not one in the rootfs)")));
+                }
+            }
+        }
         let target = mkdir_all(root, dest, 0o755)?;
         let src = m.source.as_deref().unwrap_or(typ);
-        let res = mnt(Some(src), &fd_path(&target), Some(typ), opts.flags & !libc::MS_REMOUNT, &opts.data);
+        let res = mnt(
+            Some(src),
+            &fd_path(&target),
+            Some(typ),
+            opts.flags & !libc::MS_REMOUNT,
+            &opts.data,
+        );
         match res {
             Ok(()) => {}
             // Without its own network (sysfs) or IPC (mqueue) namespace, a user namespace
             // may not mount these; bind the host's instead, as runc does.
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) && (typ == "sysfs" || typ == "mqueue") => {
-                let host = if typ == "sysfs" { "/sys" } else { "/dev/mqueue" };
-                mnt(Some(host), &fd_path(&target), None, libc::MS_BIND | libc::MS_REC, "")
-                    .map_err(|e| Error::sys(format!("bind-mounting {host} on {dest}"), e))?;
+            Err(e)
+                if e.raw_os_error() == Some(libc::EPERM) && (typ == "sysfs" || typ == "mqueue") =>
+            {
+                let host = if typ == "sysfs" {
+                    "/sys"
+                } else {
+                    "/dev/mqueue"
+                };
+                mnt(
+                    Some(host),
+                    &fd_path(&target),
+                    None,
+                    libc::MS_BIND | libc::MS_REC,
+                    "",
+                )
+                .map_err(|e| Error::sys(format!("bind-mounting {host} on {dest}"), e))?;
                 if opts.flags & libc::MS_RDONLY != 0 {
                     remount(root, dest, opts.flags & !libc::MS_REMOUNT, ctx.userns)?;
                 }
@@ -154,8 +237,10 @@ fn mount_one(root: &OwnedFd, m: &Mount, opts: &MountOpts, ctx: &RootfsCtx) -> Re
         }
     }
     for p in &opts.propagation {
-        let fd = open_in(root, dest, OFlags::PATH).map_err(|e| Error::sys(format!("reopening {dest}"), e))?;
-        mnt(None, &fd_path(&fd), None, *p, "").map_err(|e| Error::sys(format!("setting propagation of {dest}"), e))?;
+        let fd = open_in(root, dest, OFlags::PATH)
+            .map_err(|e| Error::sys(format!("reopening {dest}"), e))?;
+        mnt(None, &fd_path(&fd), None, *p, "")
+            .map_err(|e| Error::sys(format!("setting propagation of {dest}"), e))?;
     }
     Ok(())
 }
@@ -180,13 +265,25 @@ fn mount_cgroup(root: &OwnedFd, dest: &str, opts: &MountOpts, ctx: &RootfsCtx) -
         let h = &ctx.hierarchies[0];
         let target = mkdir_all(root, dest, 0o755)?;
         let r = if ctx.cgroupns {
-            mnt(Some("cgroup2"), &fd_path(&target), Some("cgroup2"), base | opts.flags, "")
+            mnt(
+                Some("cgroup2"),
+                &fd_path(&target),
+                Some("cgroup2"),
+                base | opts.flags,
+                "",
+            )
         } else {
             Err(std::io::Error::from_raw_os_error(libc::EPERM))
         };
         if r.is_err() {
-            mnt(Some(&h.path.to_string_lossy()), &fd_path(&target), None, libc::MS_BIND, "")
-                .map_err(|e| Error::sys(format!("bind-mounting {} on {dest}", h.path.display()), e))?;
+            mnt(
+                Some(&h.path.to_string_lossy()),
+                &fd_path(&target),
+                None,
+                libc::MS_BIND,
+                "",
+            )
+            .map_err(|e| Error::sys(format!("bind-mounting {} on {dest}", h.path.display()), e))?;
             if ro != 0 {
                 remount(root, dest, base | ro, ctx.userns)?;
             }
@@ -194,8 +291,14 @@ fn mount_cgroup(root: &OwnedFd, dest: &str, opts: &MountOpts, ctx: &RootfsCtx) -
         return Ok(());
     }
     let target = mkdir_all(root, dest, 0o755)?;
-    mnt(Some("tmpfs"), &fd_path(&target), Some("tmpfs"), base, "mode=755")
-        .map_err(|e| Error::sys(format!("mounting tmpfs on {dest}"), e))?;
+    mnt(
+        Some("tmpfs"),
+        &fd_path(&target),
+        Some("tmpfs"),
+        base,
+        "mode=755",
+    )
+    .map_err(|e| Error::sys(format!("mounting tmpfs on {dest}"), e))?;
     for h in ctx.hierarchies {
         let sub = format!("{}/{}", dest.trim_end_matches('/'), h.controllers);
         let t = mkdir_all(root, &sub, 0o755)?;
@@ -211,8 +314,14 @@ fn mount_cgroup(root: &OwnedFd, dest: &str, opts: &MountOpts, ctx: &RootfsCtx) -
             done = mnt(Some("cgroup"), &fd_path(&t), Some(fstype), base | ro, &data).is_ok();
         }
         if !done {
-            mnt(Some(&h.path.to_string_lossy()), &fd_path(&t), None, libc::MS_BIND, "")
-                .map_err(|e| Error::sys(format!("bind-mounting {} on {sub}", h.path.display()), e))?;
+            mnt(
+                Some(&h.path.to_string_lossy()),
+                &fd_path(&t),
+                None,
+                libc::MS_BIND,
+                "",
+            )
+            .map_err(|e| Error::sys(format!("bind-mounting {} on {sub}", h.path.display()), e))?;
             if ro != 0 {
                 remount(root, &sub, base | ro, ctx.userns)?;
             }
@@ -227,9 +336,16 @@ fn mount_cgroup(root: &OwnedFd, dest: &str, opts: &MountOpts, ctx: &RootfsCtx) -
         }
     }
     if ro != 0 {
-        let fd = open_in(root, dest, OFlags::PATH).map_err(|e| Error::sys(format!("reopening {dest}"), e))?;
-        mnt(None, &fd_path(&fd), None, libc::MS_REMOUNT | base | ro, "mode=755")
-            .map_err(|e| Error::sys(format!("remounting {dest} read-only"), e))?;
+        let fd = open_in(root, dest, OFlags::PATH)
+            .map_err(|e| Error::sys(format!("reopening {dest}"), e))?;
+        mnt(
+            None,
+            &fd_path(&fd),
+            None,
+            libc::MS_REMOUNT | base | ro,
+            "mode=755",
+        )
+        .map_err(|e| Error::sys(format!("remounting {dest} read-only"), e))?;
     }
     Ok(())
 }
@@ -237,18 +353,24 @@ fn mount_cgroup(root: &OwnedFd, dest: &str, opts: &MountOpts, ctx: &RootfsCtx) -
 /// pivot_root into the rootfs and detach the old root; or, with `no_pivot`, move the rootfs
 /// onto `/` and chroot (for roots on ramfs, where pivot_root is impossible).
 pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
-    let new_root = rustix::fs::open(rootfs, OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC, rustix::fs::Mode::empty())
-        .map_err(|e| Error::sys(format!("opening rootfs {}", rootfs.display()), e))?;
+    let new_root = rustix::fs::open(
+        rootfs,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| Error::sys(format!("opening rootfs {}", rootfs.display()), e))?;
     rustix::process::fchdir(&new_root).map_err(|e| Error::sys("entering rootfs", e))?;
     if no_pivot {
-        mnt(Some("."), "/", None, libc::MS_MOVE, "").map_err(|e| Error::sys("moving rootfs onto /", e))?;
+        mnt(Some("."), "/", None, libc::MS_MOVE, "")
+            .map_err(|e| Error::sys("moving rootfs onto /", e))?;
         rustix::process::chroot(".").map_err(|e| Error::sys("chroot into rootfs", e))?;
     } else {
         // pivot_root(".", ".") stacks the old root on top of the new one; making it a
         // slave before the lazy unmount keeps the unmount from propagating to the host
         // (pivot_root(2), "NOTES").
         rustix::process::pivot_root(".", ".").map_err(|e| Error::sys("pivot_root", e))?;
-        mnt(None, ".", None, libc::MS_SLAVE | libc::MS_REC, "").map_err(|e| Error::sys("making old root a slave", e))?;
+        mnt(None, ".", None, libc::MS_SLAVE | libc::MS_REC, "")
+            .map_err(|e| Error::sys("making old root a slave", e))?;
         umount2(&cstr(".")?, libc::MNT_DETACH).map_err(|e| Error::sys("detaching old root", e))?;
     }
     rustix::process::chdir("/").map_err(|e| Error::sys("chdir /", e))
@@ -261,7 +383,8 @@ pub fn finish(spec: &Spec, userns: bool) -> Result<()> {
     let root = open_root(Path::new("/"))?;
     for (key, value) in &linux.sysctl {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(|e| Error::sys(format!("linux.sysctl {key:?}: writing {path}"), e))?;
+        std::fs::write(&path, value)
+            .map_err(|e| Error::sys(format!("linux.sysctl {key:?}: writing {path}"), e))?;
     }
     for p in &linux.masked_paths {
         mask(&root, p)?;
@@ -272,17 +395,33 @@ pub fn finish(spec: &Spec, userns: bool) -> Result<()> {
             Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
             Err(e) => return Err(Error::sys(format!("linux.readonlyPaths {p}"), e)),
         };
-        mnt(Some(&fd_path(&fd)), &fd_path(&fd), None, libc::MS_BIND | libc::MS_REC, "")
-            .map_err(|e| Error::sys(format!("linux.readonlyPaths {p}: bind"), e))?;
-        remount(&root, p, libc::MS_RDONLY | libc::MS_REC | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, userns)
-            .or_else(|_| remount(&root, p, libc::MS_RDONLY | libc::MS_REC, userns))?;
+        mnt(
+            Some(&fd_path(&fd)),
+            &fd_path(&fd),
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            "",
+        )
+        .map_err(|e| Error::sys(format!("linux.readonlyPaths {p}: bind"), e))?;
+        remount(
+            &root,
+            p,
+            libc::MS_RDONLY | libc::MS_REC | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            userns,
+        )
+        .or_else(|_| remount(&root, p, libc::MS_RDONLY | libc::MS_REC, userns))?;
     }
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
         remount(&root, "/", libc::MS_RDONLY, userns)?;
     }
-    if let Some(p) = linux.rootfs_propagation.as_deref().filter(|p| !p.is_empty()) {
+    if let Some(p) = linux
+        .rootfs_propagation
+        .as_deref()
+        .filter(|p| !p.is_empty())
+    {
         if let Some(f) = mountopts::propagation_flag(p) {
-            mnt(None, "/", None, f, "").map_err(|e| Error::sys(format!("setting / propagation to {p}"), e))?;
+            mnt(None, "/", None, f, "")
+                .map_err(|e| Error::sys(format!("setting / propagation to {p}"), e))?;
         }
     }
     Ok(())
@@ -297,7 +436,13 @@ fn mask(root: &OwnedFd, p: &str) -> Result<()> {
     let st = rustix::fs::fstat(&fd).map_err(|e| Error::sys(format!("linux.maskedPaths {p}"), e))?;
     let is_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR;
     let r = if is_dir {
-        mnt(Some("tmpfs"), &fd_path(&fd), Some("tmpfs"), libc::MS_RDONLY, "size=0k")
+        mnt(
+            Some("tmpfs"),
+            &fd_path(&fd),
+            Some("tmpfs"),
+            libc::MS_RDONLY,
+            "size=0k",
+        )
     } else {
         mnt(Some("/dev/null"), &fd_path(&fd), None, libc::MS_BIND, "")
     };

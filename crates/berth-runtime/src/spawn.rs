@@ -29,19 +29,31 @@ pub struct NsPlan {
 impl NsPlan {
     /// Opens every namespace path of `linux` (before forking, so errors are the caller's).
     pub fn from_linux(linux: Option<&Linux>) -> Result<NsPlan> {
-        let mut plan = NsPlan { new: 0, join: Vec::new() };
-        for (i, ns) in linux.map(|l| l.namespaces.as_slice()).unwrap_or_default().iter().enumerate() {
-            let flag = ns_flag(&ns.typ)
-                .ok_or_else(|| Error::Invalid(format!("linux.namespaces[{i}]: unknown type {:?}", ns.typ)))?;
+        let mut plan = NsPlan {
+            new: 0,
+            join: Vec::new(),
+        };
+        for (i, ns) in linux
+            .map(|l| l.namespaces.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let flag = ns_flag(&ns.typ).ok_or_else(|| {
+                Error::Invalid(format!("linux.namespaces[{i}]: unknown type {:?}", ns.typ))
+            })?;
             match ns.path.as_deref().filter(|p| !p.is_empty()) {
                 None => plan.new |= flag,
                 Some(p) => {
-                    let f = File::open(p).map_err(|e| Error::sys(format!("linux.namespaces[{i}]: opening {p}"), e))?;
+                    let f = File::open(p).map_err(|e| {
+                        Error::sys(format!("linux.namespaces[{i}]: opening {p}"), e)
+                    })?;
                     plan.join.push((flag, f));
                 }
             }
         }
-        plan.join.sort_by_key(|(f, _)| if *f == libc::CLONE_NEWUSER { 0 } else { 1 });
+        plan.join
+            .sort_by_key(|(f, _)| if *f == libc::CLONE_NEWUSER { 0 } else { 1 });
         Ok(plan)
     }
 
@@ -63,9 +75,14 @@ impl NsPlan {
 /// Writes the uid and gid maps of `pid`'s user namespace.
 pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
     let fmt = |maps: &[IdMapping]| {
-        maps.iter().map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size)).collect::<String>()
+        maps.iter()
+            .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+            .collect::<String>()
     };
-    for (file, maps) in [("uid_map", &linux.uid_mappings), ("gid_map", &linux.gid_mappings)] {
+    for (file, maps) in [
+        ("uid_map", &linux.uid_mappings),
+        ("gid_map", &linux.gid_mappings),
+    ] {
         let path = format!("/proc/{pid}/{file}");
         std::fs::write(&path, fmt(maps))
             .map_err(|e| Error::sys(format!("linux.{}Mappings: writing {path}", &file[..3]), e))?;
@@ -87,7 +104,9 @@ pub fn fork_into(
     let new_user = plan.is_new(libc::CLONE_NEWUSER);
     if plan.fast() {
         let flags = plan.new & !libc::CLONE_NEWCGROUP;
-        match berth_sys::ns::clone_fork(flags as u64).map_err(|e| Error::sys("creating the container process", e))? {
+        match berth_sys::ns::clone_fork(flags as u64)
+            .map_err(|e| Error::sys("creating the container process", e))?
+        {
             None => std::process::exit(child(child_sock)),
             Some(pid) => {
                 drop(child_sock);
@@ -101,7 +120,8 @@ pub fn fork_into(
             }
         }
     }
-    let stage1 = berth_sys::ns::clone_fork(0).map_err(|e| Error::sys("creating the container process", e))?;
+    let stage1 = berth_sys::ns::clone_fork(0)
+        .map_err(|e| Error::sys("creating the container process", e))?;
     let Some(stage1) = stage1 else {
         let mut s = child_sock;
         let code = match stage1_main(plan, &linux, &mut s) {
@@ -125,11 +145,22 @@ pub fn fork_into(
             }
             Some(Msg::InitPid(pid)) => return Ok(pid),
             Some(Msg::Fail(m)) => return Err(Error::Container(m)),
-            Some(m) => return Err(Error::Container(format!("unexpected {m:?} from container process"))),
-            None => return Err(Error::Container("container process exited during namespace setup".into())),
+            Some(m) => {
+                return Err(Error::Container(format!(
+                    "unexpected {m:?} from container process"
+                )))
+            }
+            None => {
+                return Err(Error::Container(
+                    "container process exited during namespace setup".into(),
+                ))
+            }
         }
     })();
-    let _ = rustix::process::waitpid(Some(rustix::process::Pid::from_raw(stage1).ok_or_else(|| Error::Invalid("pid".into()))?), rustix::process::WaitOptions::empty());
+    let _ = rustix::process::waitpid(
+        Some(rustix::process::Pid::from_raw(stage1).ok_or_else(|| Error::Invalid("pid".into()))?),
+        rustix::process::WaitOptions::empty(),
+    );
     res
 }
 
@@ -137,12 +168,16 @@ pub fn fork_into(
 /// the init and `Some(init_pid)` in the first child.
 fn stage1_main(plan: &NsPlan, linux: &Linux, sock: &mut UnixStream) -> Result<Option<i32>> {
     for (flag, f) in &plan.join {
-        berth_sys::ns::setns(f.as_fd(), *flag).map_err(|e| Error::sys(format!("joining namespace ({})", ns_name(*flag)), e))?;
+        berth_sys::ns::setns(f.as_fd(), *flag)
+            .map_err(|e| Error::sys(format!("joining namespace ({})", ns_name(*flag)), e))?;
     }
     if plan.is_new(libc::CLONE_NEWUSER) {
-        berth_sys::ns::unshare(libc::CLONE_NEWUSER).map_err(|e| Error::sys("creating user namespace", e))?;
+        berth_sys::ns::unshare(libc::CLONE_NEWUSER)
+            .map_err(|e| Error::sys("creating user namespace", e))?;
         send(sock, &Msg::MapIds(std::process::id() as i32))?;
-        expect(sock, "id maps", |m| matches!(m, Msg::MapsWritten).then_some(()))?;
+        expect(sock, "id maps", |m| {
+            matches!(m, Msg::MapsWritten).then_some(())
+        })?;
         become_root()?;
     }
     let rest = plan.new & !(libc::CLONE_NEWUSER | libc::CLONE_NEWCGROUP);
@@ -155,10 +190,13 @@ fn stage1_main(plan: &NsPlan, linux: &Linux, sock: &mut UnixStream) -> Result<Op
             s.push_str(&format!("{clock} {} {}\n", off.secs, off.nanosecs));
         }
         if !s.is_empty() {
-            std::fs::write("/proc/self/timens_offsets", s).map_err(|e| Error::sys("linux.timeOffsets", e))?;
+            std::fs::write("/proc/self/timens_offsets", s)
+                .map_err(|e| Error::sys("linux.timeOffsets", e))?;
         }
     }
-    match berth_sys::ns::clone_fork(libc::CLONE_PARENT as u64).map_err(|e| Error::sys("forking the container init", e))? {
+    match berth_sys::ns::clone_fork(libc::CLONE_PARENT as u64)
+        .map_err(|e| Error::sys("forking the container init", e))?
+    {
         None => Ok(None),
         Some(pid) => Ok(Some(pid)),
     }
@@ -174,7 +212,11 @@ pub fn become_root() -> Result<()> {
 }
 
 fn ns_name(flag: i32) -> &'static str {
-    crate::validate::NAMESPACES.iter().find(|(_, f)| *f == flag).map(|(n, _)| *n).unwrap_or("?")
+    crate::validate::NAMESPACES
+        .iter()
+        .find(|(_, f)| *f == flag)
+        .map(|(n, _)| *n)
+        .unwrap_or("?")
 }
 
 /// Kills and reaps a child that failed during setup.
@@ -188,7 +230,8 @@ pub fn reap_failed(pid: i32) {
 /// Waits for `pid` (a child of ours) and returns its exit status as a shell reports it:
 /// the exit code, or 128 + the signal that killed it.
 pub fn wait_exit(pid: i32) -> Result<i32> {
-    let p = rustix::process::Pid::from_raw(pid).ok_or_else(|| Error::Invalid(format!("bad pid {pid}")))?;
+    let p = rustix::process::Pid::from_raw(pid)
+        .ok_or_else(|| Error::Invalid(format!("bad pid {pid}")))?;
     loop {
         match rustix::process::waitpid(Some(p), rustix::process::WaitOptions::empty()) {
             Ok(Some((_, st))) => {

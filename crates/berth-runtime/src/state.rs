@@ -45,11 +45,15 @@ pub fn check_id(id: &str) -> Result<()> {
         && id != "."
         && id != ".."
         && id.len() <= 1024
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
     if ok {
         Ok(())
     } else {
-        Err(Error::Invalid(format!("invalid container id {id:?}: use letters, digits, '_', '+', '-', '.'")))
+        Err(Error::Invalid(format!(
+            "invalid container id {id:?}: use letters, digits, '_', '+', '-', '.'"
+        )))
     }
 }
 
@@ -64,7 +68,8 @@ impl ContainerDir {
     /// Creates and locks the directory of a new container.
     pub fn create(root: &Path, id: &str) -> Result<ContainerDir> {
         check_id(id)?;
-        std::fs::create_dir_all(root).map_err(|e| Error::sys(format!("creating {}", root.display()), e))?;
+        std::fs::create_dir_all(root)
+            .map_err(|e| Error::sys(format!("creating {}", root.display()), e))?;
         let path = root.join(id);
         match std::fs::create_dir(&path) {
             Ok(()) => {}
@@ -112,7 +117,8 @@ impl ContainerDir {
     /// Reads the saved record.
     pub fn load(&self) -> Result<Saved> {
         let p = self.path.join("state.json");
-        let data = std::fs::read(&p).map_err(|e| Error::sys(format!("reading {}", p.display()), e))?;
+        let data =
+            std::fs::read(&p).map_err(|e| Error::sys(format!("reading {}", p.display()), e))?;
         serde_json::from_slice(&data)
             .map_err(|e| Error::Invalid(format!("corrupt state {}: {e}", p.display())))
     }
@@ -151,7 +157,11 @@ impl Saved {
             oci_version: OCI_VERSION.to_string(),
             id: self.id.clone(),
             status,
-            pid: if status == Status::Stopped { 0 } else { self.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
             bundle: self.bundle.display().to_string(),
             annotations: self.config.annotations.clone(),
         }

@@ -8,7 +8,10 @@ use std::path::Path;
 /// rename. Readers see the old or the new content, never a torn file.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&tmp)?;

@@ -29,22 +29,48 @@ fn inval(msg: String) -> Error {
 
 /// Validates `spec` for a container in `bundle`; returns the absolute rootfs path.
 pub fn spec(spec: &Spec, bundle: &Path) -> Result<std::path::PathBuf> {
-    let root = spec.root.as_ref().ok_or_else(|| inval("config.json: root is required".into()))?;
+    let v = &spec.oci_version;
+    let parts: Vec<&str> = v.split(['.', '-', '+']).collect();
+    if parts.len() < 3 || parts[0] != "1" || parts[..3].iter().any(|p| p.parse::<u32>().is_err()) {
+        return Err(inval(format!(
+            "ociVersion: {v:?} is not a 1.x.y runtime-spec version"
+        )));
+    }
+    let root = spec
+        .root
+        .as_ref()
+        .ok_or_else(|| inval("config.json: root is required".into()))?;
     if root.path.is_empty() {
         return Err(inval("root.path: must not be empty".into()));
     }
     let rootfs = bundle.join(&root.path);
     match std::fs::metadata(&rootfs) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(inval(format!("root.path: {} is not a directory", rootfs.display()))),
-        Err(e) => return Err(Error::NotFound(format!("root.path: rootfs {} does not exist: {e}", rootfs.display()))),
+        Ok(_) => {
+            return Err(inval(format!(
+                "root.path: {} is not a directory",
+                rootfs.display()
+            )))
+        }
+        Err(e) => {
+            return Err(Error::NotFound(format!(
+                "root.path: rootfs {} does not exist: {e}",
+                rootfs.display()
+            )))
+        }
     }
-    let process = spec.process.as_ref().ok_or_else(|| inval("config.json: process is required".into()))?;
+    let process = spec
+        .process
+        .as_ref()
+        .ok_or_else(|| inval("config.json: process is required".into()))?;
     if process.args.is_empty() || process.args[0].is_empty() {
         return Err(inval("process.args: must name a program".into()));
     }
     if !process.cwd.starts_with('/') {
-        return Err(inval(format!("process.cwd: {:?} must be an absolute path", process.cwd)));
+        return Err(inval(format!(
+            "process.cwd: {:?} must be an absolute path",
+            process.cwd
+        )));
     }
     for (i, e) in process.env.iter().enumerate() {
         if !e.contains('=') {
@@ -53,18 +79,38 @@ pub fn spec(spec: &Spec, bundle: &Path) -> Result<std::path::PathBuf> {
     }
     if let Some(c) = &process.capabilities {
         crate::caps::validate(c).map_err(|e| inval(e.to_string()))?;
+        let bounding = c.bounding.as_deref().unwrap_or_default();
+        for (set, list) in [
+            ("effective", &c.effective),
+            ("permitted", &c.permitted),
+            ("ambient", &c.ambient),
+        ] {
+            for cap in list.as_deref().unwrap_or_default() {
+                if !bounding.contains(cap) {
+                    return Err(inval(format!(
+                        "process.capabilities.{set}: {cap} is not in process.capabilities.bounding"
+                    )));
+                }
+            }
+        }
     }
     crate::rlimit::validate(&process.rlimits).map_err(|e| inval(e.to_string()))?;
     if let Some(p) = &process.apparmor_profile {
         if !p.is_empty() && p != "unconfined" {
-            return Err(Error::Unsupported(format!("process.apparmorProfile {p:?}: AppArmor is not available on this host")));
+            return Err(Error::Unsupported(format!(
+                "process.apparmorProfile {p:?}: AppArmor is not available on this host"
+            )));
         }
     }
     for (i, m) in spec.mounts.iter().enumerate() {
         if !m.destination.starts_with('/') {
-            return Err(inval(format!("mounts[{i}].destination: {:?} must be absolute", m.destination)));
+            return Err(inval(format!(
+                "mounts[{i}].destination: {:?} must be absolute",
+                m.destination
+            )));
         }
-        crate::mountopts::parse(&m.options, m.typ.as_deref()).map_err(|e| inval(format!("mounts[{i}]: {e}")))?;
+        crate::mountopts::parse(&m.options, m.typ.as_deref())
+            .map_err(|e| inval(format!("mounts[{i}]: {e}")))?;
     }
     if let Some(h) = &spec.hooks {
         for (kind, list) in [
@@ -77,49 +123,83 @@ pub fn spec(spec: &Spec, bundle: &Path) -> Result<std::path::PathBuf> {
         ] {
             for (i, hook) in list.iter().enumerate() {
                 if !hook.path.starts_with('/') {
-                    return Err(inval(format!("hooks.{kind}[{i}].path: {:?} must be absolute", hook.path)));
+                    return Err(inval(format!(
+                        "hooks.{kind}[{i}].path: {:?} must be absolute",
+                        hook.path
+                    )));
                 }
                 if hook.timeout.is_some_and(|t| t <= 0) {
-                    return Err(inval(format!("hooks.{kind}[{i}].timeout: must be positive")));
+                    return Err(inval(format!(
+                        "hooks.{kind}[{i}].timeout: must be positive"
+                    )));
                 }
             }
         }
     }
-    let Some(linux) = &spec.linux else { return Ok(rootfs) };
+    let Some(linux) = &spec.linux else {
+        return Ok(rootfs);
+    };
     let mut seen = HashSet::new();
     for (i, ns) in linux.namespaces.iter().enumerate() {
         if ns_flag(&ns.typ).is_none() {
-            return Err(inval(format!("linux.namespaces[{i}]: unknown namespace type {:?}", ns.typ)));
+            return Err(inval(format!(
+                "linux.namespaces[{i}]: unknown namespace type {:?}",
+                ns.typ
+            )));
         }
         if !seen.insert(ns.typ.as_str()) {
-            return Err(inval(format!("linux.namespaces[{i}]: duplicate namespace {:?}", ns.typ)));
+            return Err(inval(format!(
+                "linux.namespaces[{i}]: duplicate namespace {:?}",
+                ns.typ
+            )));
         }
         if let Some(p) = ns.path.as_deref().filter(|p| !p.is_empty()) {
             if !Path::new(p).exists() {
-                return Err(Error::NotFound(format!("linux.namespaces[{i}]: {} namespace path {p} does not exist", ns.typ)));
+                return Err(Error::NotFound(format!(
+                    "linux.namespaces[{i}]: {} namespace path {p} does not exist",
+                    ns.typ
+                )));
             }
         }
     }
     let has = |t: &str| linux.namespaces.iter().any(|n| n.typ == t);
-    let new_user = linux.namespaces.iter().any(|n| n.typ == "user" && n.path.as_deref().unwrap_or("").is_empty());
+    let new_user = linux
+        .namespaces
+        .iter()
+        .any(|n| n.typ == "user" && n.path.as_deref().unwrap_or("").is_empty());
     if new_user && (linux.uid_mappings.is_empty() || linux.gid_mappings.is_empty()) {
-        return Err(inval("linux.uidMappings/gidMappings: required with a new user namespace".into()));
+        return Err(inval(
+            "linux.uidMappings/gidMappings: required with a new user namespace".into(),
+        ));
     }
     if !has("user") && (!linux.uid_mappings.is_empty() || !linux.gid_mappings.is_empty()) {
-        return Err(inval("linux.uidMappings: given without a user namespace".into()));
+        return Err(inval(
+            "linux.uidMappings: given without a user namespace".into(),
+        ));
     }
-    if (spec.hostname.as_deref().is_some_and(|h| !h.is_empty()) || spec.domainname.as_deref().is_some_and(|h| !h.is_empty())) && !has("uts") {
+    if (spec.hostname.as_deref().is_some_and(|h| !h.is_empty())
+        || spec.domainname.as_deref().is_some_and(|h| !h.is_empty()))
+        && !has("uts")
+    {
         return Err(inval("hostname: setting it needs a uts namespace".into()));
     }
     if !linux.time_offsets.is_empty() && !has("time") {
-        return Err(inval("linux.timeOffsets: given without a time namespace".into()));
+        return Err(inval(
+            "linux.timeOffsets: given without a time namespace".into(),
+        ));
     }
     for (i, d) in linux.devices.iter().enumerate() {
         if !d.path.starts_with('/') {
-            return Err(inval(format!("linux.devices[{i}].path: {:?} must be absolute", d.path)));
+            return Err(inval(format!(
+                "linux.devices[{i}].path: {:?} must be absolute",
+                d.path
+            )));
         }
         if !matches!(d.typ.as_str(), "c" | "b" | "u" | "p") {
-            return Err(inval(format!("linux.devices[{i}].type: unknown device type {:?}", d.typ)));
+            return Err(inval(format!(
+                "linux.devices[{i}].type: unknown device type {:?}",
+                d.typ
+            )));
         }
     }
     for key in linux.sysctl.keys() {
@@ -135,7 +215,10 @@ pub fn spec(spec: &Spec, bundle: &Path) -> Result<std::path::PathBuf> {
     }
     if let Some(p) = &linux.personality {
         if !matches!(p.domain.as_str(), "LINUX" | "LINUX32") {
-            return Err(inval(format!("linux.personality.domain: unknown domain {:?}", p.domain)));
+            return Err(inval(format!(
+                "linux.personality.domain: unknown domain {:?}",
+                p.domain
+            )));
         }
     }
     Ok(rootfs)

@@ -41,9 +41,34 @@ pub fn cloexec_from(first: u32) -> io::Result<()> {
     // SAFETY: close_range takes no pointers; CLOSE_RANGE_CLOEXEC only sets flags, so no
     // descriptor owned by Rust code is closed behind its back.
     let ret = unsafe {
-        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
     };
-    check(ret).map(drop)
+    if check(ret).is_ok() {
+        return Ok(());
+    }
+    // Older kernels, or a seccomp profile that does not allow close_range: walk the
+    // descriptor table instead.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+        .filter(|fd| *fd >= first as i32)
+        .collect();
+    for fd in fds {
+        // SAFETY: F_GETFD/F_SETFD only read and set the descriptor's flags; an fd that was
+        // the directory iterator's own (closed by now) fails harmlessly with EBADF.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Restores default dispositions for every catchable signal and unblocks all signals, so

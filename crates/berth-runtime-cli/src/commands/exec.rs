@@ -33,6 +33,7 @@ pub fn exec(rt: &Runtime, args: &ExecArgs) -> Result<i32> {
         console_socket: absolute_opt(args.console_socket.as_ref())?,
         preserve_fds: args.preserve_fds,
         cgroup: args.cgroup.clone(),
+        ignore_paused: args.ignore_paused,
     };
     let status = rt.exec(&args.id, &opts)?;
     Ok(if args.detach { 0 } else { status })
@@ -59,13 +60,8 @@ pub fn process_from_args(mut p: Process, args: &ExecArgs) -> Process {
     }
     if !args.caps.is_empty() {
         let caps = p.capabilities.get_or_insert_with(Capabilities::default);
-        for set in [
-            &mut caps.bounding,
-            &mut caps.effective,
-            &mut caps.inheritable,
-            &mut caps.permitted,
-            &mut caps.ambient,
-        ] {
+        // As runc (after CVE-2022-29162): --cap never touches inheritable or ambient.
+        for set in [&mut caps.bounding, &mut caps.effective, &mut caps.permitted] {
             let set = set.get_or_insert_with(Vec::new);
             for cap in &args.caps {
                 if !set.contains(cap) {

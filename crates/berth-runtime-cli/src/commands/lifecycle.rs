@@ -14,6 +14,7 @@ fn create_options(args: &CreateArgs) -> Result<CreateOptions> {
         preserve_fds: args.preserve_fds,
         no_pivot: args.no_pivot,
         no_new_keyring: args.no_new_keyring,
+        keep: false,
     })
 }
 
@@ -42,10 +43,9 @@ pub fn start(rt: &Runtime, id: &str) -> Result<i32> {
 /// `run`: the exit status of the container process unless detached.
 pub fn run(rt: &Runtime, args: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     check_cgroup_driver(rt)?;
-    if keep && !detach {
-        bail!("run --keep is not supported yet");
-    }
-    let status = rt.run(&args.id, &create_options(args)?, detach)?;
+    let mut opts = create_options(args)?;
+    opts.keep = keep;
+    let status = rt.run(&args.id, &opts, detach)?;
     Ok(if detach { 0 } else { status })
 }
 
