@@ -10,7 +10,10 @@
 #
 # The daemon is private to this run: its own --data-root, --exec-root, unix socket,
 # --pidfile and cgroup parent under a temp dir, no bridge, no iptables (containers run with
-# --network none), so the host's network and any other dockerd are untouched. At exit, also
+# --network none), so the host's network and any other dockerd are untouched. The exec root
+# ($T/exec) is longer than Docker's default /var/run/docker on purpose: containerd passes
+# `--root <exec-root>/runtime-runc/moby` and 64-hex-digit IDs, so paths the runtime derives
+# from them (unix sockets: 108 bytes at most) must work at least at the default length. At exit, also
 # on failure: containers removed, dockerd stopped by its PID, any process left that
 # mentions the temp dir (containerd, shims) killed by PID, mounts under it unmounted, the
 # cgroup parent and the temp dir removed.
