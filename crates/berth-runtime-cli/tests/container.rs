@@ -702,3 +702,42 @@ fn bad_input_fails_clearly_and_leaves_nothing() {
         assert!(cgroup_left(&id).is_empty(), "{want}: no cgroup left");
     }
 }
+
+#[test]
+fn recursive_read_only_bind_covers_submounts() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let src = tempfile::tempdir().expect("src");
+    std::fs::create_dir(src.path().join("sub")).expect("sub");
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(src.path().join("sub"))
+        .status()
+        .expect("mount");
+    assert!(st.success());
+    let script = "touch /mnt/a 2>/dev/null && echo top-rw || echo top-ro; \
+                  touch /mnt/sub/b 2>/dev/null && echo sub-rw || echo sub-ro";
+    let mut b = busybox_bundle(&["sh", "-c", script]);
+    let mount = |opts: &[&str]| berth_spec::Mount {
+        destination: "/mnt".into(),
+        typ: Some("bind".into()),
+        source: Some(src.path().display().to_string()),
+        options: opts.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    b.spec.mounts.push(mount(&["rbind", "ro"]));
+    let (code, out, err) = rt.run(&b, &unique_id("ro"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out, "top-ro\nsub-rw\n",
+        "plain ro leaves submounts writable"
+    );
+    b.spec.mounts.pop();
+    b.spec.mounts.push(mount(&["rbind", "rro"]));
+    let (code, out, err) = rt.run(&b, &unique_id("rro"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "top-ro\nsub-ro\n");
+    let _ = Command::new("umount").arg(src.path().join("sub")).status();
+}

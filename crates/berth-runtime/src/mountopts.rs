@@ -17,8 +17,34 @@ pub struct MountOpts {
     pub data: String,
     /// A bind mount (`bind` or `rbind`).
     pub bind: bool,
-    /// Recursive read-only (`rro`), applied with mount_setattr where available.
-    pub recursive_ro: bool,
+    /// `MOUNT_ATTR_*` to set on the whole tree (`rro`, `rnosuid`, …), via mount_setattr.
+    pub rec_set: u64,
+    /// `MOUNT_ATTR_*` to clear on the whole tree (`rrw`, `rsuid`, …).
+    pub rec_clr: u64,
+}
+
+/// `MOUNT_ATTR_*` values (linux/mount.h).
+pub mod attr {
+    /// Read-only.
+    pub const RDONLY: u64 = 0x1;
+    /// No setuid.
+    pub const NOSUID: u64 = 0x2;
+    /// No devices.
+    pub const NODEV: u64 = 0x4;
+    /// No exec.
+    pub const NOEXEC: u64 = 0x8;
+    /// The atime mode bits.
+    pub const ATIME: u64 = 0x70;
+    /// relatime (the zero value within ATIME).
+    pub const RELATIME: u64 = 0x0;
+    /// noatime.
+    pub const NOATIME: u64 = 0x10;
+    /// strictatime.
+    pub const STRICTATIME: u64 = 0x20;
+    /// nodiratime.
+    pub const NODIRATIME: u64 = 0x80;
+    /// nosymfollow.
+    pub const NOSYMFOLLOW: u64 = 0x0020_0000;
 }
 
 impl MountOpts {
@@ -75,10 +101,46 @@ pub fn parse(options: &[String], typ: Option<&str>) -> Result<MountOpts> {
                 o.bind = true;
                 (libc::MS_BIND | libc::MS_REC, 0)
             }
-            "rro" => {
-                o.recursive_ro = true;
-                (libc::MS_RDONLY, 0)
+            "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
+            | "rnodiratime" | "rdiratime" | "rnosymfollow" | "rsymfollow" => {
+                let (bit, set) = match opt.as_str() {
+                    "rro" => (attr::RDONLY, true),
+                    "rrw" => (attr::RDONLY, false),
+                    "rnosuid" => (attr::NOSUID, true),
+                    "rsuid" => (attr::NOSUID, false),
+                    "rnodev" => (attr::NODEV, true),
+                    "rdev" => (attr::NODEV, false),
+                    "rnoexec" => (attr::NOEXEC, true),
+                    "rexec" => (attr::NOEXEC, false),
+                    "rnodiratime" => (attr::NODIRATIME, true),
+                    "rdiratime" => (attr::NODIRATIME, false),
+                    "rnosymfollow" => (attr::NOSYMFOLLOW, true),
+                    _ => (attr::NOSYMFOLLOW, false),
+                };
+                if set {
+                    o.rec_set |= bit;
+                    o.rec_clr &= !bit;
+                } else {
+                    o.rec_clr |= bit;
+                    o.rec_set &= !bit;
+                }
+                (0, 0)
             }
+            "rnoatime" | "ratime" | "rrelatime" | "rnorelatime" | "rstrictatime"
+            | "rnostrictatime" => {
+                // The atime mode is one field: clearing ATIME selects it, setting a value
+                // within it picks the mode.
+                o.rec_clr |= attr::ATIME;
+                o.rec_set &= !attr::ATIME;
+                o.rec_set |= match opt.as_str() {
+                    "rnoatime" => attr::NOATIME,
+                    "rstrictatime" => attr::STRICTATIME,
+                    _ => attr::RELATIME,
+                };
+                (0, 0)
+            }
+            "nosymfollow" => (256, 0),
+            "symfollow" => (0, 256),
             "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
             | "runbindable" => {
                 o.propagation.push(propagation_flag(opt).unwrap_or(0));
@@ -86,10 +148,7 @@ pub fn parse(options: &[String], typ: Option<&str>) -> Result<MountOpts> {
             }
             // Accepted and without effect here: copy-up of tmpfs content is an engine
             // concern; SELinux relabel options need SELinux, which this host class lacks.
-            "tmpcopyup" | "z" | "Z" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev"
-            | "rnoexec" | "rexec" | "rnoatime" | "ratime" | "rrelatime" | "rnorelatime"
-            | "rstrictatime" | "rnostrictatime" | "rnodiratime" | "rdiratime" | "nosymfollow"
-            | "rnosymfollow" => (0, 0),
+            "tmpcopyup" | "z" | "Z" => (0, 0),
             "idmap" | "ridmap" => {
                 return Err(Error::Unsupported(format!(
                     "mount option {opt:?} (ID-mapped mounts) is not supported"

@@ -236,6 +236,13 @@ fn mount_one(root: &OwnedFd, m: &Mount, opts: &MountOpts, ctx: &RootfsCtx) -> Re
             Err(e) => return Err(Error::sys(format!("mounting {typ} on {dest}"), e)),
         }
     }
+    if opts.rec_set != 0 || opts.rec_clr != 0 {
+        let fd = open_in(root, dest, OFlags::PATH)
+            .map_err(|e| Error::sys(format!("reopening {dest}"), e))?;
+        use std::os::fd::AsFd;
+        berth_sys::ns::mount_setattr(fd.as_fd(), true, opts.rec_set, opts.rec_clr)
+            .map_err(|e| Error::sys(format!("setting recursive mount attributes on {dest}"), e))?;
+    }
     for p in &opts.propagation {
         let fd = open_in(root, dest, OFlags::PATH)
             .map_err(|e| Error::sys(format!("reopening {dest}"), e))?;
