@@ -741,3 +741,49 @@ fn recursive_read_only_bind_covers_submounts() {
     assert_eq!(out, "top-ro\nsub-ro\n");
     let _ = Command::new("umount").arg(src.path().join("sub")).status();
 }
+
+#[test]
+fn time_namespace_offsets_with_and_without_userns() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    for userns in [false, true] {
+        let mut b = busybox_bundle(&["cut", "-d.", "-f1", "/proc/uptime"]);
+        let l = b.linux_mut();
+        l.namespaces.push(Namespace {
+            typ: "time".into(),
+            path: None,
+        });
+        l.time_offsets.insert(
+            "boottime".into(),
+            berth_spec::TimeOffset {
+                secs: 1_000_000_000,
+                nanosecs: 0,
+            },
+        );
+        if userns {
+            l.namespaces.push(Namespace {
+                typ: "user".into(),
+                path: None,
+            });
+            l.uid_mappings = vec![IdMapping {
+                container_id: 0,
+                host_id: 300000,
+                size: 65536,
+            }];
+            l.gid_mappings = vec![IdMapping {
+                container_id: 0,
+                host_id: 300000,
+                size: 65536,
+            }];
+        }
+        let (code, out, err) = rt.run(&b, &unique_id("timens"));
+        assert_eq!(code, 0, "userns={userns}: {err}");
+        let up: u64 = out.trim().parse().expect("uptime");
+        assert!(
+            up >= 1_000_000_000,
+            "userns={userns}: uptime {up} shows the offset"
+        );
+    }
+}

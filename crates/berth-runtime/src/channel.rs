@@ -19,6 +19,9 @@ pub enum Msg {
     MapIds(i32),
     /// Runtime → child: maps written.
     MapsWritten,
+    /// Child → runtime: write the time namespace offsets for this PID's children (the
+    /// runtime has CAP_SYS_TIME over the user namespace that owns the new time namespace).
+    TimeOffsets(i32),
     /// Runtime → child: the process is in its cgroup; go on. Carries the host PID and
     /// the state JSON hooks receive.
     Go {

@@ -154,8 +154,9 @@ fn run_process(
     let r = (|| -> Result<Final<'_>> {
         let _ =
             rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
-        expect(sock, "go-ahead", |m| {
-            matches!(m, Msg::Go { .. }).then_some(())
+        let host_pid = expect(sock, "go-ahead", |m| match m {
+            Msg::Go { pid, .. } => Some(pid),
+            _ => None,
         })?;
         let p = &opts.process;
         rustix::process::setsid().map_err(|e| Error::sys("setsid", e))?;
@@ -175,6 +176,7 @@ fn run_process(
             listener: None,
             state: String::new(),
             preserve_fds: opts.preserve_fds,
+            host_pid,
         })
     })();
     match r {

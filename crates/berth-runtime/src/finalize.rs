@@ -69,6 +69,8 @@ pub struct Final<'a> {
     pub listener: Option<UnixStream>,
     /// State JSON sent to the listener.
     pub state: String,
+    /// Host PID of this process (what a seccomp agent needs to reach /proc/<pid>).
+    pub host_pid: i32,
     /// Keep fds 3..3+N open.
     pub preserve_fds: u32,
 }
@@ -87,7 +89,7 @@ fn load_seccomp(f: &mut Final) -> Result<()> {
         let msg = format!(
             r#"{{"ociVersion":"{}","fds":["seccompFd"],"pid":{},"metadata":{},"state":{}}}"#,
             berth_spec::OCI_VERSION,
-            std::process::id(),
+            f.host_pid,
             serde_json::to_string(&meta).unwrap_or_default(),
             if f.state.is_empty() { "{}" } else { &f.state }
         );

@@ -74,7 +74,6 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
         Msg::Go { pid, state } => Some((pid, state)),
         _ => None,
     })?;
-    let _ = pid;
     if a.cgroupns {
         berth_sys::ns::unshare(libc::CLONE_NEWCGROUP)
             .map_err(|e| Error::sys("creating cgroup namespace", e))?;
@@ -145,6 +144,7 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
         listener,
         state,
         preserve_fds: a.preserve_fds,
+        host_pid: pid,
     })
 }
 

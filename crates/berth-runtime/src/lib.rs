@@ -30,7 +30,7 @@ pub mod rlimit;
 pub mod rootfs;
 pub mod spawn;
 mod state;
-mod terminal;
+pub mod terminal;
 mod util;
 pub mod validate;
 

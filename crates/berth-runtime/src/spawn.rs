@@ -90,6 +90,17 @@ pub fn write_id_maps(pid: i32, linux: &Linux) -> Result<()> {
     Ok(())
 }
 
+/// Writes the offsets of `pid`'s new time namespace, which its children will enter.
+fn write_time_offsets(pid: i32, linux: &Linux) -> Result<()> {
+    let mut s = String::new();
+    for (clock, off) in &linux.time_offsets {
+        s.push_str(&format!("{clock} {} {}\n", off.secs, off.nanosecs));
+    }
+    let path = format!("/proc/{pid}/timens_offsets");
+    std::fs::write(&path, s)
+        .map_err(|e| Error::sys(format!("linux.timeOffsets: writing {path}"), e))
+}
+
 /// Forks the container process. `child` runs in the new process (already in its
 /// namespaces, except the cgroup one) and never returns. Returns the host PID of the
 /// process `child` runs in, after uid/gid maps are written (for a new user namespace).
@@ -143,6 +154,10 @@ pub fn fork_into(
                 write_id_maps(pid, &linux)?;
                 send(sock, &Msg::MapsWritten)?;
             }
+            Some(Msg::TimeOffsets(pid)) => {
+                write_time_offsets(pid, &linux)?;
+                send(sock, &Msg::MapsWritten)?;
+            }
             Some(Msg::InitPid(pid)) => return Ok(pid),
             Some(Msg::Fail(m)) => return Err(Error::Container(m)),
             Some(m) => {
@@ -184,15 +199,11 @@ fn stage1_main(plan: &NsPlan, linux: &Linux, sock: &mut UnixStream) -> Result<Op
     if rest != 0 {
         berth_sys::ns::unshare(rest).map_err(|e| Error::sys("creating namespaces", e))?;
     }
-    if plan.is_new(libc::CLONE_NEWTIME) {
-        let mut s = String::new();
-        for (clock, off) in &linux.time_offsets {
-            s.push_str(&format!("{clock} {} {}\n", off.secs, off.nanosecs));
-        }
-        if !s.is_empty() {
-            std::fs::write("/proc/self/timens_offsets", s)
-                .map_err(|e| Error::sys("linux.timeOffsets", e))?;
-        }
+    if plan.is_new(libc::CLONE_NEWTIME) && !linux.time_offsets.is_empty() {
+        send(sock, &Msg::TimeOffsets(std::process::id() as i32))?;
+        expect(sock, "time offsets", |m| {
+            matches!(m, Msg::MapsWritten).then_some(())
+        })?;
     }
     match berth_sys::ns::clone_fork(libc::CLONE_PARENT as u64)
         .map_err(|e| Error::sys("forking the container init", e))?
