@@ -787,3 +787,53 @@ fn time_namespace_offsets_with_and_without_userns() {
         );
     }
 }
+
+/// With a shared PID namespace the created init (still runtime code) is visible to
+/// others: its executable must be a read-only private copy, never the host binary.
+#[test]
+fn runtime_binary_is_out_of_reach_when_pid_namespace_is_shared() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = busybox_bundle(&["true"]);
+    b.linux_mut().namespaces.retain(|n| n.typ != "pid");
+    b.write();
+    let id = unique_id("seal");
+    let _g = rt.guard(&id);
+    let pidfile = rt.root.path().join("pid");
+    rt.detached(&[
+        "create",
+        "--pid-file",
+        &pidfile.display().to_string(),
+        "--bundle",
+        &b.path().display().to_string(),
+        &id,
+    ]);
+    let pid = std::fs::read_to_string(&pidfile)
+        .expect("pid")
+        .trim()
+        .to_string();
+    let exe = format!("/proc/{pid}/exe");
+    let vfs = rustix::fs::statvfs(exe.as_str()).expect("statvfs of the init's exe");
+    assert!(
+        vfs.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY),
+        "init runs from a read-only mount"
+    );
+    let err = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&exe)
+        .expect_err("must not be writable");
+    assert!(
+        matches!(err.raw_os_error(), Some(libc::EROFS) | Some(libc::ETXTBSY)),
+        "{err}"
+    );
+    let host = std::fs::metadata(BIN).expect("binary");
+    let seen = std::fs::metadata(&exe).expect("exe");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        host.ino(),
+        seen.ino(),
+        "same file, reached only through the private read-only mount"
+    );
+}

@@ -29,6 +29,8 @@ const NS: [(&str, i32); 8] = [
 ];
 
 pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
+    // The exec'd process runs runtime code inside the container's PID namespace.
+    crate::seal::ensure()?;
     let (dir, saved, st) = rt.open_running(id)?;
     match st {
         Status::Running | Status::Created => {}

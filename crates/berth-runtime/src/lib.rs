@@ -28,6 +28,7 @@ mod ops;
 pub mod paths;
 pub mod rlimit;
 pub mod rootfs;
+pub mod seal;
 pub mod spawn;
 mod state;
 pub mod terminal;

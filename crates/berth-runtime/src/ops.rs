@@ -51,6 +51,9 @@ impl Runtime {
         let bundle = std::fs::canonicalize(&opts.bundle)
             .map_err(|e| Error::NotFound(format!("bundle {}: {e}", opts.bundle.display())))?;
         let spec = Spec::load(&bundle.join("config.json"))?;
+        if crate::seal::needed_for(&spec) {
+            crate::seal::ensure()?;
+        }
         let rootfs = crate::validate::spec(&spec, &bundle)?;
         if !spec
             .linux

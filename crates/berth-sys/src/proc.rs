@@ -133,3 +133,30 @@ pub fn close_inherited(fd: std::os::fd::RawFd) {
     // guarantees no Rust owner in this process will use or close it again.
     unsafe { libc::close(fd) };
 }
+
+/// execveat(2) of the program `fd` refers to (`AT_EMPTY_PATH`), with `argv` and `envp`.
+/// Returns only on failure.
+pub fn execveat_fd(
+    fd: BorrowedFd<'_>,
+    argv: &[std::ffi::CString],
+    envp: &[std::ffi::CString],
+) -> io::Error {
+    let mut a: Vec<*const libc::c_char> = argv.iter().map(|s| s.as_ptr()).collect();
+    a.push(std::ptr::null());
+    let mut e: Vec<*const libc::c_char> = envp.iter().map(|s| s.as_ptr()).collect();
+    e.push(std::ptr::null());
+    // SAFETY: `a` and `e` are NULL-terminated arrays of pointers to NUL-terminated strings
+    // owned by `argv`/`envp`, which outlive the call; the path is an empty C string and
+    // the fd is borrowed, hence open.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            a.as_ptr(),
+            e.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    io::Error::last_os_error()
+}
