@@ -13,6 +13,8 @@
 #              (skip with BERTH_SKIP_ENGINES=1)
 #   vm         scripts/vm-lane.sh → tests/vm/run.sh: the cgroup and runtime test binaries in a
 #              qemu VM with cgroup_no_v1=all, when present (skip: BERTH_SKIP_VM=1)
+#   leftovers  no cgroup directory, mount or process of this checkout's binaries that was not
+#              there before the tests (skip: BERTH_SKIP_LEFTOVERS=1)
 # Ends with a summary table; exits non-zero if any step failed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +32,11 @@ step() {
     local start end rc
     printf '\n==================== %s ====================\n' "$name"
     start=$(date +%s)
-    timeout -k 30 "$limit" "$@"
+    if declare -F "$1" >/dev/null; then
+        "$@"
+    else
+        timeout -k 30 "$limit" "$@"
+    fi
     rc=$?
     end=$(date +%s)
     names+=("$name"); times+=("$((end - start))")
@@ -55,11 +61,39 @@ summary() {
     printf '%-10s %-28s %5ss\n' total "$([ $failed -eq 0 ] && echo PASS || echo FAIL)" "$total"
 }
 
+# What privileged tests must not leave behind: cgroup directories, mounts, and processes
+# running a binary from this checkout. Compared before the tests and after the last tier.
+snapshot() {
+    local p c
+    {
+        find /sys/fs/cgroup -mindepth 1 -maxdepth 5 -type d 2>/dev/null | sed 's/^/cgroup /'
+        findmnt -rn -o TARGET | sed 's/^/mount /'
+        for p in /proc/[0-9]*; do
+            c=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null) || continue
+            case "$c" in *"$BERTH_REPO/target/"*) echo "process ${p#/proc/}: $c" ;; esac
+        done
+    } | LC_ALL=C sort
+}
+check_leftovers() {
+    local left
+    left=$(LC_ALL=C comm -13 "$before" <(snapshot))
+    if [ -n "$left" ]; then
+        echo "left behind by the tests (on a shared machine, others' work may show up too):"
+        printf '%s\n' "$left" | head -n 50
+        return 1
+    fi
+    echo "nothing left behind"
+}
+
 if ! step setup 1800 bash scripts/setup.sh; then
     summary
     exit 1
 fi
 ensure_cargo
+
+before=$(mktemp)
+trap 'rm -f "$before"' EXIT
+snapshot >"$before"
 
 step fmt 120 cargo fmt --all --check
 step clippy 1200 cargo clippy --workspace --all-targets -- -D warnings
@@ -89,6 +123,12 @@ elif [ -f tests/vm/run.sh ]; then
     step vm 1200 bash scripts/vm-lane.sh
 else
     skip vm "tests/vm/run.sh missing"
+fi
+
+if [ -n "${BERTH_SKIP_LEFTOVERS:-}" ]; then
+    skip leftovers "BERTH_SKIP_LEFTOVERS set"
+else
+    step leftovers 120 check_leftovers
 fi
 
 summary
