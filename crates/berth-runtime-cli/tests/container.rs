@@ -837,3 +837,30 @@ fn runtime_binary_is_out_of_reach_when_pid_namespace_is_shared() {
         "same file, reached only through the private read-only mount"
     );
 }
+
+/// A config without a mount namespace shares the caller's: the container still gets its
+/// root and mounts, and `delete` leaves no mount behind in the shared namespace.
+#[test]
+fn without_mount_namespace_mounts_are_cleaned_up() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = busybox_bundle(&[
+        "sh",
+        "-c",
+        "readlink /proc/self/ns/mnt; ls /proc/self >/dev/null && echo proc-ok",
+    ]);
+    b.linux_mut().namespaces.retain(|n| n.typ != "mount");
+    let id = unique_id("nomnt");
+    let (code, out, err) = rt.run(&b, &id);
+    assert_eq!(code, 0, "{err}");
+    let mine = std::fs::read_link("/proc/self/ns/mnt").expect("ns");
+    assert_eq!(out, format!("{}\nproc-ok\n", mine.display()));
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let root = b.rootfs().display().to_string();
+    assert!(
+        !info.contains(&root),
+        "mounts under {root} left behind:\n{info}"
+    );
+}

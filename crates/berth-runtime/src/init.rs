@@ -34,6 +34,8 @@ pub struct InitArgs<'a> {
     pub hierarchies: &'a [berth_cgroups::Hierarchy],
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// No mount namespace of its own: see [`RootfsCtx::shared_mntns`].
+    pub shared_mntns: bool,
     /// `--no-new-keyring`.
     pub no_new_keyring: bool,
     /// `--preserve-fds`.
@@ -98,6 +100,7 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
         userns: a.userns,
         cgroupns: a.cgroupns,
         hierarchies: a.hierarchies,
+        shared_mntns: a.shared_mntns,
     };
     rootfs::prepare(spec, &ctx)?;
     let hooks = spec.hooks.clone().unwrap_or_default();
@@ -114,8 +117,8 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
         rustix::system::setdomainname(d.as_bytes())
             .map_err(|e| Error::sys(format!("domainname: setting {d:?}"), e))?;
     }
-    rootfs::pivot(a.rootfs, a.no_pivot)?;
-    rootfs::finish(spec, a.userns)?;
+    rootfs::pivot(a.rootfs, a.no_pivot, a.shared_mntns)?;
+    rootfs::finish(spec, a.userns, a.shared_mntns)?;
     if let Some(p) = spec.linux.as_ref().and_then(|l| l.personality.as_ref()) {
         let persona = if p.domain == "LINUX32" { 0x0008 } else { 0 };
         berth_sys::proc::personality(persona).map_err(|e| Error::sys("linux.personality", e))?;

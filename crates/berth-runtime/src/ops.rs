@@ -55,15 +55,6 @@ impl Runtime {
             crate::seal::ensure()?;
         }
         let rootfs = crate::validate::spec(&spec, &bundle)?;
-        if !spec
-            .linux
-            .as_ref()
-            .is_some_and(|l| l.namespaces.iter().any(|n| n.typ == "mount"))
-        {
-            return Err(Error::Invalid(
-                "linux.namespaces: a mount namespace is required".into(),
-            ));
-        }
         let process = spec
             .process
             .as_ref()
@@ -129,6 +120,7 @@ impl Runtime {
                 cgroupns: plan.is_new(libc::CLONE_NEWCGROUP),
                 hierarchies: &hierarchies,
                 no_pivot: opts.no_pivot,
+                shared_mntns: shares_mount_ns(&spec),
                 no_new_keyring: opts.no_new_keyring,
                 preserve_fds: opts.preserve_fds,
                 lock_fd: dir.lock_fd(),
@@ -313,6 +305,9 @@ impl Runtime {
         // Processes that outlived the init (with a shared pid namespace) die with it.
         let _ = cg.kill_all(libc::SIGKILL);
         cg.destroy()?;
+        if shares_mount_ns(&saved.config) {
+            crate::rootfs::unmount_under(&saved.rootfs);
+        }
         // The default path is /berth/<id>: drop the shared parent once it is empty (the
         // kernel refuses while other containers live there).
         if saved
@@ -448,6 +443,14 @@ impl Runtime {
         let dir = ContainerDir::open(&self.root, id)?;
         Ok(dir.load()?.config)
     }
+}
+
+/// Whether the container has no mount namespace of its own (neither new nor joined).
+fn shares_mount_ns(spec: &Spec) -> bool {
+    !spec
+        .linux
+        .as_ref()
+        .is_some_and(|l| l.namespaces.iter().any(|n| n.typ == "mount"))
 }
 
 /// The resources applied at create: the spec's, with the device rules every container

@@ -26,6 +26,9 @@ pub struct RootfsCtx<'a> {
     pub userns: bool,
     /// The container has a new cgroup namespace.
     pub cgroupns: bool,
+    /// The container shares the runtime's mount namespace: mounts land in it (and are
+    /// removed by `delete`), `/` is left alone and the root is entered with chroot.
+    pub shared_mntns: bool,
     /// The container's cgroup hierarchies.
     pub hierarchies: &'a [berth_cgroups::Hierarchy],
 }
@@ -125,7 +128,9 @@ pub fn prepare(spec: &Spec, ctx: &RootfsCtx) -> Result<()> {
             }
         }
     };
-    mnt(None, "/", None, prop, "").map_err(|e| Error::sys("making / non-shared", e))?;
+    if !ctx.shared_mntns {
+        mnt(None, "/", None, prop, "").map_err(|e| Error::sys("making / non-shared", e))?;
+    }
     let rootfs = ctx.rootfs.to_string_lossy().into_owned();
     mnt(
         Some(&rootfs),
@@ -359,7 +364,13 @@ fn mount_cgroup(root: &OwnedFd, dest: &str, opts: &MountOpts, ctx: &RootfsCtx) -
 
 /// pivot_root into the rootfs and detach the old root; or, with `no_pivot`, move the rootfs
 /// onto `/` and chroot (for roots on ramfs, where pivot_root is impossible).
-pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
+pub fn pivot(rootfs: &Path, no_pivot: bool, shared_mntns: bool) -> Result<()> {
+    if shared_mntns {
+        // Moving or pivoting would change the root of everyone in this namespace.
+        rustix::process::chdir(rootfs).map_err(|e| Error::sys("entering rootfs", e))?;
+        rustix::process::chroot(".").map_err(|e| Error::sys("chroot into rootfs", e))?;
+        return rustix::process::chdir("/").map_err(|e| Error::sys("chdir /", e));
+    }
     let new_root = rustix::fs::open(
         rootfs,
         OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC,
@@ -385,7 +396,7 @@ pub fn pivot(rootfs: &Path, no_pivot: bool) -> Result<()> {
 
 /// Everything after the pivot: sysctls, masked and read-only paths, a read-only root and
 /// the root's final propagation.
-pub fn finish(spec: &Spec, userns: bool) -> Result<()> {
+pub fn finish(spec: &Spec, userns: bool, shared_mntns: bool) -> Result<()> {
     let linux = spec.linux.clone().unwrap_or_default();
     let root = open_root(Path::new("/"))?;
     for (key, value) in &linux.sysctl {
@@ -424,7 +435,7 @@ pub fn finish(spec: &Spec, userns: bool) -> Result<()> {
     if let Some(p) = linux
         .rootfs_propagation
         .as_deref()
-        .filter(|p| !p.is_empty())
+        .filter(|p| !p.is_empty() && !shared_mntns)
     {
         if let Some(f) = mountopts::propagation_flag(p) {
             mnt(None, "/", None, f, "")
@@ -454,4 +465,30 @@ fn mask(root: &OwnedFd, p: &str) -> Result<()> {
         mnt(Some("/dev/null"), &fd_path(&fd), None, libc::MS_BIND, "")
     };
     r.map_err(|e| Error::sys(format!("linux.maskedPaths: masking {p}"), e))
+}
+
+/// Unmounts everything mounted at or below `rootfs` in the caller's mount namespace,
+/// deepest first: what a container without its own mount namespace left there.
+pub fn unmount_under(rootfs: &Path) {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let root = rootfs.to_string_lossy().into_owned();
+    let mut points: Vec<String> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| {
+            p.replace("\\040", " ")
+                .replace("\\011", "\t")
+                .replace("\\012", "\n")
+                .replace("\\134", "\\")
+        })
+        .filter(|p| p == &root || p.starts_with(&format!("{root}/")))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for p in points {
+        if let Ok(c) = CString::new(p) {
+            let _ = umount2(&c, libc::MNT_DETACH);
+        }
+    }
 }
