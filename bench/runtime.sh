@@ -47,8 +47,9 @@ cleanup() {
             *runc*) rt=$(command -v runc) ;;
             *) rt="$berth" ;;
         esac
-        for id in $(ls "$state" 2>/dev/null); do
-            [ -d "$state/$id" ] || continue
+        for id in "$state"/*; do
+            [ -d "$id" ] || continue
+            id=$(basename "$id")
             unshare -m sh -c "umount /sys/fs/cgroup/unified 2>/dev/null; '$rt' --root '$state' delete --force '$id'" >/dev/null 2>&1 || true
         done
     done

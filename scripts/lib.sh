@@ -37,7 +37,8 @@ apt_ensure() {
     [ ${#missing[@]} -eq 0 ] && return 0
     log "apt-get install ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    if [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v -e lock -e partial -e auxfiles)" ]; then
+    local lists=(/var/lib/apt/lists/*_Packages*)
+    if [ ! -e "${lists[0]}" ]; then
         apt-get update -qq
     fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null ||

@@ -18,7 +18,7 @@
 # Ends with a summary table; exits non-zero if any step failed.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
-cd "$BERTH_REPO"
+cd "$BERTH_REPO" || exit 1
 exec </dev/null
 export RUST_BACKTRACE=1
 

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables here are used by the scripts sourcing it
 # Shared by tests/engines/*.sh: checks that print PASS/FAIL, what a container sees of its
 # cgroup (v1 or v2), and cleanup helpers that act only on what the calling script started.
 

@@ -39,12 +39,12 @@ RUN=("${D[@]}" run --runtime berth --network none)
 dockerd_pid=
 
 cleanup() {
-    local ids i
+    local ids
     if [ -n "$dockerd_pid" ]; then
         ids=$("${D[@]}" ps -aq 2>/dev/null)
         [ -n "$ids" ] && "${D[@]}" rm -f $ids >/dev/null 2>&1
         kill -TERM "$dockerd_pid" 2>/dev/null
-        for i in $(seq 100); do
+        for _ in $(seq 100); do
             kill -0 "$dockerd_pid" 2>/dev/null || break
             sleep 0.1
         done
