@@ -5,6 +5,7 @@
 # except setup):
 #   setup      scripts/setup.sh: packages + `cargo build --release --workspace`
 #   fmt        cargo fmt --check
+#   scripts    shellcheck -S warning on the project's shell scripts (installs shellcheck)
 #   clippy     cargo clippy --workspace --all-targets -- -D warnings
 #   tests      cargo nextest run --workspace (cargo test without nextest): unit tests, and
 #              privileged tests, each in its own mount+network namespace (berth-testutil)
@@ -96,6 +97,11 @@ trap 'rm -f "$before"' EXIT
 snapshot >"$before"
 
 step fmt 120 cargo fmt --all --check
+lint_scripts() {
+    apt_ensure shellcheck || return 1
+    shellcheck -x -S warning .ci/run scripts/*.sh bench/*.sh tests/*/*.sh
+}
+step scripts 300 lint_scripts
 step clippy 1200 cargo clippy --workspace --all-targets -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
     step tests 1200 cargo nextest run --workspace --no-tests=warn --no-fail-fast
