@@ -10,6 +10,7 @@
 #   tests      cargo nextest run --workspace (cargo test without nextest): unit tests, and
 #              privileged tests, each in its own mount+network namespace (berth-testutil)
 #   doctests   cargo test --doc --workspace (nextest does not run doc tests)
+#   demo       scripts/demo.sh, the README's first command (busybox under berth-runtime)
 #   engines    tests/engines/{podman,docker}.sh against target/release/berth-runtime
 #              (skip with BERTH_SKIP_ENGINES=1)
 #   vm         scripts/vm-lane.sh → tests/vm/run.sh: the cgroup and runtime test binaries in a
@@ -109,6 +110,8 @@ else
     step tests 1200 cargo test --workspace --no-fail-fast
 fi
 step doctests 600 cargo test --doc --workspace
+
+step demo 300 bash scripts/demo.sh
 
 runtime="$(berth_runtime_path)"
 if [ -n "${BERTH_SKIP_ENGINES:-}" ]; then
