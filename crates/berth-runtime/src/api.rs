@@ -61,6 +61,8 @@ pub struct ContainerInfo {
     pub status: Status,
     /// Bundle directory.
     pub bundle: String,
+    /// Root filesystem directory (absolute).
+    pub rootfs: String,
     /// Creation time, RFC 3339.
     pub created: String,
     /// Owner (user name or uid of the state directory).

@@ -32,12 +32,13 @@ pub fn find_executable(p: &Process) -> Result<PathBuf> {
         } else {
             Path::new(&p.cwd).join(name)
         };
-        return if is_exec(&path) {
-            Ok(path)
-        } else {
-            Err(Error::NotFound(format!(
-                "exec {name:?}: no such executable file in the container"
-            )))
+        // Docker turns these two wordings into exit codes 127 and 126.
+        return match std::fs::metadata(&path) {
+            Ok(_) if is_exec(&path) => Ok(path),
+            Ok(_) => Err(Error::Invalid(format!("exec {name:?}: permission denied"))),
+            Err(_) => Err(Error::NotFound(format!(
+                "exec {name:?}: no such file or directory"
+            ))),
         };
     }
     let path_var = p

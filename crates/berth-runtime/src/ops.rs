@@ -364,23 +364,29 @@ impl Runtime {
             if check_id(&id).is_err() {
                 continue;
             }
-            let Ok(dir) = ContainerDir::open(&self.root, &id) else {
-                continue;
-            };
-            let Ok(saved) = dir.load() else { continue };
-            let st = status(&dir, &saved);
-            out.push(ContainerInfo {
-                id,
-                pid: if st == Status::Stopped { 0 } else { saved.pid },
-                status: st,
-                bundle: saved.bundle.display().to_string(),
-                created: saved.created.clone(),
-                owner: owner_name(saved.owner),
-                annotations: saved.config.annotations.clone(),
-            });
+            if let Ok(info) = self.info(&id) {
+                out.push(info);
+            }
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
+    }
+
+    /// One container's row of `list`.
+    pub fn info(&self, id: &str) -> Result<ContainerInfo> {
+        let dir = ContainerDir::open(&self.root, id)?;
+        let saved = dir.load()?;
+        let st = status(&dir, &saved);
+        Ok(ContainerInfo {
+            id: id.to_string(),
+            pid: if st == Status::Stopped { 0 } else { saved.pid },
+            status: st,
+            bundle: saved.bundle.display().to_string(),
+            rootfs: saved.rootfs.display().to_string(),
+            created: saved.created.clone(),
+            owner: owner_name(saved.owner),
+            annotations: saved.config.annotations.clone(),
+        })
     }
 
     /// Host PIDs of the container's processes.

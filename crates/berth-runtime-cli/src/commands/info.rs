@@ -96,9 +96,9 @@ pub fn container_state(
 /// `state <id>`: pretty JSON (two-space indent) as runc prints it.
 pub fn state(rt: &Runtime, id: &str) -> Result<i32> {
     let state = rt.state(id)?;
-    // The library's state has no creation time or owner; the listing has both.
-    let list = rt.list().unwrap_or_default();
-    let info = list.iter().find(|c| c.id == id);
+    // The library's state has no creation time or owner; the container's info has both.
+    let info = rt.info(id).ok();
+    let info = info.as_ref();
     let (version, rootfs) = config_facts(rt, id, &state.bundle);
     let out = container_state(state, info, version, rootfs);
     let mut text = serde_json::to_string_pretty(&out).context("cannot encode the state")?;
