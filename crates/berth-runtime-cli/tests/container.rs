@@ -864,3 +864,54 @@ fn without_mount_namespace_mounts_are_cleaned_up() {
         "mounts under {root} left behind:\n{info}"
     );
 }
+
+/// containerd's state paths (`/run/containerd/runc/<namespace>/<64-hex id>`) are longer
+/// than a unix socket path may be; create and start must not care.
+#[test]
+fn long_state_paths_and_ids_work() {
+    if !isolated!() {
+        return;
+    }
+    let base = tempfile::tempdir().expect("root");
+    let root = base
+        .path()
+        .join("run-containerd-runc-namespace-with-a-long-name-for-the-test");
+    let id = format!("{:0>64}", unique_id("long").replace(['-', '_'], ""));
+    let b = busybox_bundle(&["true"]);
+    b.write();
+    let rt = Rt {
+        root: tempfile::tempdir().expect("root"),
+    };
+    let long_root = rt
+        .root
+        .path()
+        .join("run-containerd-runc-namespace-with-a-long-name-for-the-test");
+    let root = long_root.display().to_string();
+    let _g = Cleanup::new(|| {
+        let _ = Command::new(BIN)
+            .args(["--root", &root, "delete", "--force", &id])
+            .stdin(Stdio::null())
+            .output();
+    });
+    // The created init keeps the stdio it inherits: give it a file, not a pipe.
+    let log = rt.root.path().join("log");
+    let run = |args: &[&str]| {
+        let f = std::fs::File::create(&log).expect("log");
+        let st = Command::new(BIN)
+            .args(["--root", &root])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(f.try_clone().expect("dup"))
+            .stderr(f)
+            .status()
+            .expect("run");
+        assert!(
+            st.success(),
+            "{args:?}: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    };
+    run(&["create", "--bundle", &b.path().display().to_string(), &id]);
+    run(&["start", &id]);
+    run(&["delete", "--force", &id]);
+}

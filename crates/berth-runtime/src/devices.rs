@@ -86,8 +86,8 @@ fn create_one(root: &OwnedFd, d: &Device, userns: bool) -> Result<()> {
         rustix::fs::AtFlags::empty(),
     )
     .map_err(|e| Error::sys("chmod", e))?;
-    let uid = d.uid.map(|u| rustix::fs::Uid::from_raw(u));
-    let gid = d.gid.map(|g| rustix::fs::Gid::from_raw(g));
+    let uid = d.uid.map(rustix::fs::Uid::from_raw);
+    let gid = d.gid.map(rustix::fs::Gid::from_raw);
     rustix::fs::chownat(&dir, name, uid, gid, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
         .map_err(|e| Error::sys("chown", e))
 }

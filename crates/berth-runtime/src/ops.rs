@@ -103,7 +103,7 @@ impl Runtime {
             if let Some(r) = spec.linux.as_ref().and_then(effective_resources) {
                 cgroup.apply(&r)?;
             }
-            let start = UnixListener::bind(dir.start_sock())
+            let start = UnixListener::bind(dir.start_sock_short())
                 .map_err(|e| Error::sys("creating start socket", e))?;
             let (mut sock, child_sock) =
                 UnixStream::pair().map_err(|e| Error::sys("socketpair", e))?;
@@ -154,9 +154,7 @@ impl Runtime {
                         let r = crate::hooks::run(&h.prestart, "prestart", &state).and_then(|_| {
                             crate::hooks::run(&h.create_runtime, "createRuntime", &state)
                         });
-                        if let Err(e) = r {
-                            return Err(e);
-                        }
+                        r?;
                         send(&mut sock, &Msg::HooksDone)?;
                     }
                     Some(Msg::Ready) => break,
@@ -212,7 +210,7 @@ impl Runtime {
             }
         }
         let path = dir.start_sock();
-        let mut conn = UnixStream::connect(&path)
+        let mut conn = UnixStream::connect(dir.start_sock_short())
             .map_err(|e| Error::sys("connecting to the container init", e))?;
         let _ = std::fs::remove_file(&path);
         conn.write_all(b"s")

@@ -114,6 +114,18 @@ impl ContainerDir {
         self.path.join("start.sock")
     }
 
+    /// A short name for `start.sock` that `bind`/`connect` accept whatever the length of
+    /// the state directory's path: through the directory's descriptor
+    /// (`/proc/self/fd/N/start.sock`), since `sun_path` holds only 108 bytes and
+    /// containerd's state paths (`/run/containerd/runc/<ns>/<64-hex id>/…`) are longer.
+    pub fn start_sock_short(&self) -> PathBuf {
+        use std::os::fd::AsRawFd;
+        PathBuf::from(format!(
+            "/proc/self/fd/{}/start.sock",
+            self._lock.as_raw_fd()
+        ))
+    }
+
     /// Reads the saved record.
     pub fn load(&self) -> Result<Saved> {
         let p = self.path.join("state.json");
