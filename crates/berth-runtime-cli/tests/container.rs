@@ -872,10 +872,6 @@ fn long_state_paths_and_ids_work() {
     if !isolated!() {
         return;
     }
-    let base = tempfile::tempdir().expect("root");
-    let root = base
-        .path()
-        .join("run-containerd-runc-namespace-with-a-long-name-for-the-test");
     let id = format!("{:0>64}", unique_id("long").replace(['-', '_'], ""));
     let b = busybox_bundle(&["true"]);
     b.write();
