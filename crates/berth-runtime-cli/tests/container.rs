@@ -911,3 +911,87 @@ fn long_state_paths_and_ids_work() {
     run(&["start", &id]);
     run(&["delete", "--force", &id]);
 }
+
+/// `run` in the foreground with `process.terminal` and no console socket gives the
+/// container a pty of its own, proxied to the caller's terminal (here `script`'s).
+#[test]
+fn foreground_run_proxies_a_terminal() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = busybox_bundle(&["sh", "-c", "tty; stty size; exit 4"]);
+    b.process_mut().terminal = true;
+    b.write();
+    let id = unique_id("tty");
+    let cmd = format!(
+        "stty cols 91 rows 27; {BIN} --root {} run --bundle {} {id}",
+        rt.root.path().display(),
+        b.path().display()
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(4), "{out}");
+    assert!(
+        out.contains("/dev/pts/0"),
+        "the container has its own pty: {out}"
+    );
+    assert!(out.contains("27 91"), "window size passed on: {out}");
+}
+
+/// Signals sent to a foreground `exec` reach the process in the container.
+#[test]
+fn foreground_exec_forwards_signals() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let b = busybox_bundle(&["sleep", "30"]);
+    b.write();
+    let id = unique_id("sig");
+    let _g = rt.guard(&id);
+    rt.detached(&[
+        "run",
+        "-d",
+        "--bundle",
+        &b.path().display().to_string(),
+        &id,
+    ]);
+    let mut child = rt
+        .cmd(&[
+            "exec",
+            &id,
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 9' TERM; echo ready; sleep 10 >/dev/null & wait",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("exec");
+    let pid = child.id() as i32;
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; 6];
+    use std::io::Read;
+    stdout.read_exact(&mut first).expect("ready line");
+    assert_eq!(&first, b"ready\n");
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).expect("rest");
+    assert_eq!(rest, "got-term\n");
+    assert_eq!(
+        child.wait().expect("wait").code(),
+        Some(9),
+        "the exit status comes back"
+    );
+    let st = rt.cmd(&["state", &id]).output().expect("state");
+    assert!(st.status.success());
+}

@@ -62,11 +62,17 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
     let cgroup = crate::ops::cgroup_for(&saved)?;
     drop(dir);
     let p = &opts.process;
-    if p.terminal && opts.console_socket.is_none() {
+    if p.terminal && opts.console_socket.is_none() && opts.detach {
         return Err(Error::Invalid(
-            "exec with a terminal needs --console-socket".into(),
+            "exec --detach with a terminal needs --console-socket".into(),
         ));
     }
+    let fg = if opts.detach {
+        None
+    } else {
+        Some(crate::foreground::Foreground::begin()?)
+    };
+    let mut own_console = None;
     let console = opts
         .console_socket
         .as_ref()
@@ -76,6 +82,15 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
                 .map_err(|e| Error::sys(format!("connecting to console socket {}", c.display()), e))
         })
         .transpose()?;
+    let console = match console {
+        Some(c) => Some(c),
+        None if p.terminal => {
+            let (ours, theirs) = UnixStream::pair().map_err(|e| Error::sys("socketpair", e))?;
+            own_console = Some(ours);
+            Some(theirs)
+        }
+        None => None,
+    };
     let seccomp_spec = saved.config.linux.as_ref().and_then(|l| l.seccomp.as_ref());
     let (mut sock, child_sock) = UnixStream::pair().map_err(|e| Error::sys("socketpair", e))?;
     let stage = berth_sys::ns::clone_fork(0).map_err(|e| Error::sys("forking exec process", e))?;
@@ -133,10 +148,11 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
     if let Some(f) = &opts.pid_file {
         crate::util::write_atomic(f, pid.to_string().as_bytes())?;
     }
-    if opts.detach {
-        return Ok(0);
-    }
-    spawn::wait_exit(pid)
+    let Some(fg) = fg else { return Ok(0) };
+    let master = own_console
+        .map(|c| crate::terminal::recv_fd(&c))
+        .transpose()?;
+    fg.wait(pid, master)
 }
 
 fn join(joins: &[(i32, File)]) -> Result<()> {

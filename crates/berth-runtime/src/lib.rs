@@ -21,6 +21,7 @@ mod devices;
 mod error;
 mod exec;
 pub mod finalize;
+mod foreground;
 mod hooks;
 pub mod init;
 pub mod mountopts;

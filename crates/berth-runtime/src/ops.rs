@@ -42,10 +42,17 @@ impl Runtime {
 
     /// Creates the container; its process waits for [`Runtime::start`].
     pub fn create(&self, id: &str, opts: &CreateOptions) -> Result<()> {
-        self.create_inner(id, opts).map(drop)
+        self.create_inner(id, opts, false).map(drop)
     }
 
-    fn create_inner(&self, id: &str, opts: &CreateOptions) -> Result<(ContainerDir, Saved)> {
+    /// Creates the container. With `own_tty`, a terminal without `--console-socket` gets
+    /// an internal one whose runtime end is returned, for the foreground to proxy.
+    fn create_inner(
+        &self,
+        id: &str,
+        opts: &CreateOptions,
+        own_tty: bool,
+    ) -> Result<(ContainerDir, Saved, Option<UnixStream>)> {
         self.check_driver()?;
         check_id(id)?;
         let bundle = std::fs::canonicalize(&opts.bundle)
@@ -59,10 +66,15 @@ impl Runtime {
             .process
             .as_ref()
             .ok_or_else(|| Error::Invalid("process is required".into()))?;
+        let mut own_console = None;
         if process.terminal && opts.console_socket.is_none() {
-            return Err(Error::Invalid(
-                "process.terminal is true but no --console-socket was given".into(),
-            ));
+            if !own_tty {
+                return Err(Error::Invalid(
+                    "process.terminal is true but no --console-socket was given".into(),
+                ));
+            }
+            let (ours, theirs) = UnixStream::pair().map_err(|e| Error::sys("socketpair", e))?;
+            own_console = Some((ours, theirs));
         }
         let plan = NsPlan::from_linux(spec.linux.as_ref())?;
         let console = opts
@@ -75,6 +87,10 @@ impl Runtime {
                 })
             })
             .transpose()?;
+        let (console, own_console) = match own_console {
+            Some((ours, theirs)) => (Some(theirs), Some(ours)),
+            None => (console, None),
+        };
         let listener = spec
             .linux
             .as_ref()
@@ -178,7 +194,7 @@ impl Runtime {
             Ok(saved)
         })();
         match res {
-            Ok(saved) => Ok((dir, saved)),
+            Ok(saved) => Ok((dir, saved, own_console)),
             Err(e) => {
                 if pid > 0 {
                     spawn::reap_failed(pid);
@@ -237,17 +253,25 @@ impl Runtime {
 
     /// create + start; unless `detach`, waits and returns the exit status, then deletes.
     pub fn run(&self, id: &str, opts: &CreateOptions, detach: bool) -> Result<i32> {
-        let (dir, saved) = self.create_inner(id, opts)?;
-        if let Err(e) = self.start_locked(&dir, &saved) {
-            drop(dir);
-            let _ = self.delete(id, true);
-            return Err(e);
-        }
-        if detach {
-            return Ok(0);
-        }
+        let fg = if detach {
+            None
+        } else {
+            Some(crate::foreground::Foreground::begin()?)
+        };
+        let (dir, saved, console) = self.create_inner(id, opts, !detach)?;
+        let master = console.map(|c| crate::terminal::recv_fd(&c)).transpose();
+        let started = master.and_then(|m| self.start_locked(&dir, &saved).map(|_| m));
+        let master = match started {
+            Ok(m) => m,
+            Err(e) => {
+                drop(dir);
+                let _ = self.delete(id, true);
+                return Err(e);
+            }
+        };
         drop(dir);
-        let code = spawn::wait_exit(saved.pid)?;
+        let Some(fg) = fg else { return Ok(0) };
+        let code = fg.wait(saved.pid, master)?;
         if !opts.keep {
             self.delete(id, true)?;
         }

@@ -13,4 +13,5 @@ pub mod bpf;
 pub mod ns;
 pub mod proc;
 pub mod seccomp;
+pub mod signals;
 pub mod testing;
