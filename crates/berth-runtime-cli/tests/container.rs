@@ -366,7 +366,7 @@ fn capabilities_are_dropped() {
     }
     let rt = Rt::new();
     let script =
-        "grep CapEff /proc/self/status; chown 1 /tmp && echo chown-ok || echo chown-denied";
+        "grep -E 'CapEff|CapPrm' /proc/self/status; chown 1 /tmp && echo chown-ok || echo chown-denied";
     let mut b = busybox_bundle(&["sh", "-c", script]);
     b.spec.root.as_mut().expect("root").readonly = false;
     let none: Vec<String> = vec![];
@@ -387,12 +387,14 @@ fn capabilities_are_dropped() {
     b.process_mut().capabilities = Some(Capabilities {
         bounding: Some(chown.clone()),
         effective: Some(chown.clone()),
-        permitted: Some(chown),
+        // Outside the bounding set: dropped, as execve would.
+        permitted: Some(vec!["CAP_CHOWN".into(), "CAP_KILL".into()]),
         ..Default::default()
     });
     let (code, out, err) = rt.run(&b, &unique_id("caps"));
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("CapEff:\t0000000000000001"), "{out}");
+    assert!(out.contains("CapPrm:\t0000000000000001"), "{out}");
     assert!(out.contains("chown-ok"), "{out}");
 }
 
@@ -645,10 +647,10 @@ fn bad_input_fails_clearly_and_leaves_nothing() {
             }),
         ),
         (
-            "not in process.capabilities.bounding",
+            "Operation not permitted",
             Box::new(|b: &mut Bundle| {
                 b.process_mut().capabilities = Some(Capabilities {
-                    effective: Some(vec!["CAP_SYS_ADMIN".into()]),
+                    inheritable: Some(vec!["CAP_SYS_ADMIN".into()]),
                     ..Default::default()
                 })
             }),

@@ -76,6 +76,21 @@ pub struct Final<'a> {
     pub preserve_fds: u32,
 }
 
+/// Loads the filter now when a seccomp agent waits for it: the agent must have its fd
+/// before `create` returns, and without no_new_privs loading needs the privileges the
+/// init still has (runc does the same). Otherwise the filter goes in just before execve.
+pub fn load_seccomp_for_listener(f: &mut Final) -> Result<()> {
+    if f.listener.is_some()
+        && !f.process.no_new_privileges
+        && f.seccomp.as_ref().is_some_and(|s| s.needs_notify())
+    {
+        berth_sys::proc::cloexec_from(3 + f.preserve_fds)
+            .map_err(|e| Error::sys("closing descriptors", e))?;
+        load_seccomp(f)?;
+    }
+    Ok(())
+}
+
 fn load_seccomp(f: &mut Final) -> Result<()> {
     let Some(filter) = f.seccomp.take() else {
         return Ok(());
@@ -162,7 +177,20 @@ fn prepare(f: &mut Final) -> Result<()> {
     if let Some(c) = &caps {
         // Capabilities the host itself lacks (this VM's bounding set has no
         // CAP_SYS_RESOURCE) are left out rather than failing the container.
-        crate::caps::set(&c.effective, &c.permitted, &c.inheritable).map_err(sys)?;
+        // Permitted and effective never exceed the bounding set (execve would drop the
+        // rest anyway).
+        let in_bounding = |set: &[u32]| -> Vec<u32> {
+            set.iter()
+                .copied()
+                .filter(|cap| c.bounding.contains(cap))
+                .collect()
+        };
+        crate::caps::set(
+            &in_bounding(&c.effective),
+            &in_bounding(&c.permitted),
+            &c.inheritable,
+        )
+        .map_err(sys)?;
         crate::caps::set_ambient(&c.ambient).map_err(sys)?;
         crate::caps::set_keepcaps(false).map_err(sys)?;
     }

@@ -138,8 +138,7 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
         .map(|s| s.try_clone())
         .transpose()
         .map_err(|e| Error::sys("seccomp listener", e))?;
-    send(sock, &Msg::Ready)?;
-    Ok(Final {
+    let mut f = Final {
         process,
         exe,
         seccomp,
@@ -148,7 +147,10 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
         state,
         preserve_fds: a.preserve_fds,
         host_pid: pid,
-    })
+    };
+    finalize::load_seccomp_for_listener(&mut f)?;
+    send(sock, &Msg::Ready)?;
+    Ok(f)
 }
 
 fn wait_start<'a>(a: &'a InitArgs, mut f: Final<'a>) -> Result<(UnixStream, Final<'a>)> {

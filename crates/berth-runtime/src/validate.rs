@@ -79,16 +79,14 @@ pub fn spec(spec: &Spec, bundle: &Path) -> Result<std::path::PathBuf> {
     }
     if let Some(c) = &process.capabilities {
         crate::caps::validate(c).map_err(|e| inval(e.to_string()))?;
+        // Permitted and effective outside the bounding set are dropped, as the kernel
+        // does at execve; inheritable (and so ambient) outside it is what capset refuses.
         let bounding = c.bounding.as_deref().unwrap_or_default();
-        for (set, list) in [
-            ("effective", &c.effective),
-            ("permitted", &c.permitted),
-            ("ambient", &c.ambient),
-        ] {
+        for (set, list) in [("inheritable", &c.inheritable), ("ambient", &c.ambient)] {
             for cap in list.as_deref().unwrap_or_default() {
                 if !bounding.contains(cap) {
                     return Err(inval(format!(
-                        "process.capabilities.{set}: {cap} is not in process.capabilities.bounding"
+                        "process.capabilities.{set}: {cap} is not in process.capabilities.bounding (capset: Operation not permitted)"
                     )));
                 }
             }
