@@ -93,7 +93,10 @@ for a in "${adds[@]}"; do
   src="${a%%:*}"; dest="${a#*:}"
   [ "$dest" = "$a" ] && dest="/opt/$(basename "$src")"
   [ -e "$src" ] || die "--add: $src does not exist"
-  case "$dest" in /work/*) target="$root/stage$dest" ;; *) target="$root$dest" ;; esac
+  # Under /work, /tmp and /run the VM mounts tmpfs at boot (covering what the initramfs
+  # holds there): stage those and copy them in after the mounts. A clone under /tmp (CI)
+  # has its test binaries' compiled-in CARGO_BIN_EXE paths there.
+  case "$dest" in /work/*|/tmp/*|/run/*) target="$root/stage$dest" ;; *) target="$root$dest" ;; esac
   mkdir -p "$(dirname "$target")"
   cp -a "$src" "$target"
   if [ -f "$src" ] && [ -x "$src" ]; then copy_libs "$src"; fi
@@ -129,7 +132,7 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /work
-cp -a /stage/work/. /work/ 2>/dev/null
+cp -a /stage/. / 2>/dev/null
 ip link set lo up 2>/dev/null
 hostname berth-vm
 for m in $modlist; do insmod /lib/modules/\$m || echo "BERTH-VM: insmod \$m failed"; done
