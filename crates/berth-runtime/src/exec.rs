@@ -61,7 +61,11 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
     }
     let cgroup = crate::ops::cgroup_for(&saved)?;
     drop(dir);
-    let p = &opts.process;
+    let mut process = opts.process.clone();
+    if process.terminal && opts.console_socket.is_none() && process.console_size.is_none() {
+        process.console_size = crate::foreground::stdin_size();
+    }
+    let p = &process;
     if p.terminal && opts.console_socket.is_none() && opts.detach {
         return Err(Error::Invalid(
             "exec --detach with a terminal needs --console-socket".into(),
@@ -109,7 +113,8 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
                 }
                 Ok(Some(pid)) => send(&mut s, &Msg::InitPid(pid)).map(|_| 0).unwrap_or(1),
                 Ok(None) => {
-                    let e = run_process(&mut s, opts, console.as_ref(), seccomp_spec);
+                    let e =
+                        run_process(&mut s, p, opts.preserve_fds, console.as_ref(), seccomp_spec);
                     let _ = send(&mut s, &Msg::Fail(e.to_string()));
                     1
                 }
@@ -163,20 +168,20 @@ fn join(joins: &[(i32, File)]) -> Result<()> {
     Ok(())
 }
 
-fn run_process(
+fn run_process<'a>(
     sock: &mut UnixStream,
-    opts: &ExecOptions,
+    p: &'a berth_spec::Process,
+    preserve_fds: u32,
     console: Option<&UnixStream>,
-    seccomp_spec: Option<&berth_spec::Seccomp>,
+    seccomp_spec: Option<&'a berth_spec::Seccomp>,
 ) -> Error {
-    let r = (|| -> Result<Final<'_>> {
+    let r = (|| -> Result<Final<'a>> {
         let _ =
             rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
         let host_pid = expect(sock, "go-ahead", |m| match m {
             Msg::Go { pid, .. } => Some(pid),
             _ => None,
         })?;
-        let p = &opts.process;
         rustix::process::setsid().map_err(|e| Error::sys("setsid", e))?;
         if p.terminal {
             if let Some(c) = console {
@@ -193,7 +198,7 @@ fn run_process(
             seccomp_spec,
             listener: None,
             state: String::new(),
-            preserve_fds: opts.preserve_fds,
+            preserve_fds,
             host_pid,
         })
     })();

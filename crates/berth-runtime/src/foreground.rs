@@ -42,6 +42,16 @@ fn copy_winsize(master: &OwnedFd) {
     }
 }
 
+/// The size of the caller's terminal, for a pty the runtime proxies: given to the
+/// container at creation, so its first `stty size` already sees it.
+pub fn stdin_size() -> Option<berth_spec::ConsoleSize> {
+    let ws = rustix::termios::tcgetwinsize(std::io::stdin()).ok()?;
+    Some(berth_spec::ConsoleSize {
+        height: ws.ws_row,
+        width: ws.ws_col,
+    })
+}
+
 impl Foreground {
     /// Starts receiving signals synchronously; call before forking the container process.
     pub fn begin() -> Result<Foreground> {

@@ -57,7 +57,16 @@ impl Runtime {
         check_id(id)?;
         let bundle = std::fs::canonicalize(&opts.bundle)
             .map_err(|e| Error::NotFound(format!("bundle {}: {e}", opts.bundle.display())))?;
-        let spec = Spec::load(&bundle.join("config.json"))?;
+        let mut spec = Spec::load(&bundle.join("config.json"))?;
+        if own_tty && opts.console_socket.is_none() {
+            if let Some(p) = spec
+                .process
+                .as_mut()
+                .filter(|p| p.terminal && p.console_size.is_none())
+            {
+                p.console_size = crate::foreground::stdin_size();
+            }
+        }
         if crate::seal::needed_for(&spec) {
             crate::seal::ensure()?;
         }

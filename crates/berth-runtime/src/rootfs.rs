@@ -378,18 +378,25 @@ pub fn pivot(rootfs: &Path, no_pivot: bool, shared_mntns: bool) -> Result<()> {
     )
     .map_err(|e| Error::sys(format!("opening rootfs {}", rootfs.display()), e))?;
     rustix::process::fchdir(&new_root).map_err(|e| Error::sys("entering rootfs", e))?;
-    if no_pivot {
-        mnt(Some("."), "/", None, libc::MS_MOVE, "")
-            .map_err(|e| Error::sys("moving rootfs onto /", e))?;
-        rustix::process::chroot(".").map_err(|e| Error::sys("chroot into rootfs", e))?;
-    } else {
+    // pivot_root cannot leave the initial ramfs (EINVAL): there, as with --no-pivot, the
+    // rootfs is moved onto / and entered with chroot (pivot_root(2), "EINVAL").
+    let pivoted = !no_pivot
+        && match rustix::process::pivot_root(".", ".") {
+            Ok(()) => true,
+            Err(rustix::io::Errno::INVAL) => false,
+            Err(e) => return Err(Error::sys("pivot_root", e)),
+        };
+    if pivoted {
         // pivot_root(".", ".") stacks the old root on top of the new one; making it a
         // slave before the lazy unmount keeps the unmount from propagating to the host
         // (pivot_root(2), "NOTES").
-        rustix::process::pivot_root(".", ".").map_err(|e| Error::sys("pivot_root", e))?;
         mnt(None, ".", None, libc::MS_SLAVE | libc::MS_REC, "")
             .map_err(|e| Error::sys("making old root a slave", e))?;
         umount2(&cstr(".")?, libc::MNT_DETACH).map_err(|e| Error::sys("detaching old root", e))?;
+    } else {
+        mnt(Some("."), "/", None, libc::MS_MOVE, "")
+            .map_err(|e| Error::sys("moving rootfs onto /", e))?;
+        rustix::process::chroot(".").map_err(|e| Error::sys("chroot into rootfs", e))?;
     }
     rustix::process::chdir("/").map_err(|e| Error::sys("chdir /", e))
 }
