@@ -102,7 +102,6 @@ fn memory_limit(pid: i64) -> String {
 }
 
 #[test]
-#[ignore = "requires root"]
 fn lifecycle_through_the_cli() {
     if !isolated!() {
         return;
@@ -250,7 +249,6 @@ fn lifecycle_through_the_cli() {
 }
 
 #[test]
-#[ignore = "requires root"]
 fn run_returns_the_exit_status() {
     if !isolated!() {
         return;
@@ -287,7 +285,6 @@ fn run_returns_the_exit_status() {
 }
 
 #[test]
-#[ignore = "requires root"]
 fn delete_follows_runc() {
     if !isolated!() {
         return;
