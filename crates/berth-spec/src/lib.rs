@@ -12,6 +12,7 @@
 //! Invariant: nothing here touches the system; validation that needs the kernel (does this
 //! capability exist, is this path inside the root) belongs to `berth-runtime`.
 
+pub mod defaults;
 pub mod features;
 mod linux;
 mod state;

@@ -1,6 +1,6 @@
 //! Busybox bundles for tests: a rootfs made of the host's static busybox and a default spec.
 
-use berth_spec::{Capabilities, Linux, Mount, Namespace, Process, Rlimit, Root, Spec, User};
+use berth_spec::{Linux, Process, Spec};
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -155,131 +155,21 @@ fn check_static(path: &Path) {
     }
 }
 
-fn caps(names: &[&str]) -> Option<Vec<String>> {
-    Some(names.iter().map(|c| c.to_string()).collect())
-}
-
-fn mount(dest: &str, typ: &str, source: &str, options: &[&str]) -> Mount {
-    Mount {
-        destination: dest.into(),
-        typ: Some(typ.into()),
-        source: Some(source.into()),
-        options: options.iter().map(|o| o.to_string()).collect(),
-        ..Mount::default()
-    }
-}
-
 /// The default spec of a test bundle: what `runc spec` writes, except the root is writable
 /// (tests check files the container wrote) and there is no cgroup mount (add one where a
 /// test reads its limits from inside).
 ///
-/// Namespaces pid, ipc, uts, mount, network; mounts proc, `/dev` tmpfs, devpts, `/dev/shm`,
-/// mqueue, sysfs read-only; capabilities `CAP_AUDIT_WRITE`, `CAP_KILL`,
-/// `CAP_NET_BIND_SERVICE`; `RLIMIT_NOFILE` 1024; `noNewPrivileges`; runc's masked and
-/// read-only paths; terminal off; hostname `berth-test`.
+/// See [`berth_spec::defaults::default_spec`]; besides, the terminal is off and the
+/// hostname is `berth-test`.
 pub fn default_spec() -> Spec {
-    let default_caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];
-    let strs = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    Spec {
-        oci_version: berth_spec::OCI_VERSION.into(),
-        root: Some(Root {
-            path: "rootfs".into(),
-            readonly: false,
-        }),
-        mounts: vec![
-            mount("/proc", "proc", "proc", &[]),
-            mount(
-                "/dev",
-                "tmpfs",
-                "tmpfs",
-                &["nosuid", "strictatime", "mode=755", "size=65536k"],
-            ),
-            mount(
-                "/dev/pts",
-                "devpts",
-                "devpts",
-                &[
-                    "nosuid",
-                    "noexec",
-                    "newinstance",
-                    "ptmxmode=0666",
-                    "mode=0620",
-                    "gid=5",
-                ],
-            ),
-            mount(
-                "/dev/shm",
-                "tmpfs",
-                "shm",
-                &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-            ),
-            mount(
-                "/dev/mqueue",
-                "mqueue",
-                "mqueue",
-                &["nosuid", "noexec", "nodev"],
-            ),
-            mount(
-                "/sys",
-                "sysfs",
-                "sysfs",
-                &["nosuid", "noexec", "nodev", "ro"],
-            ),
-        ],
-        process: Some(Process {
-            terminal: false,
-            user: User::default(),
-            args: strs(&["sh"]),
-            env: strs(&[
-                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                "TERM=xterm",
-            ]),
-            cwd: "/".into(),
-            capabilities: Some(Capabilities {
-                bounding: caps(&default_caps),
-                effective: caps(&default_caps),
-                inheritable: None,
-                permitted: caps(&default_caps),
-                ambient: caps(&default_caps),
-            }),
-            rlimits: vec![Rlimit {
-                typ: "RLIMIT_NOFILE".into(),
-                hard: 1024,
-                soft: 1024,
-            }],
-            no_new_privileges: true,
-            ..Process::default()
-        }),
-        hostname: Some("berth-test".into()),
-        linux: Some(Linux {
-            namespaces: ["pid", "ipc", "uts", "mount", "network"]
-                .iter()
-                .map(|t| Namespace {
-                    typ: t.to_string(),
-                    path: None,
-                })
-                .collect(),
-            masked_paths: strs(&[
-                "/proc/acpi",
-                "/proc/asound",
-                "/proc/kcore",
-                "/proc/keys",
-                "/proc/latency_stats",
-                "/proc/timer_list",
-                "/proc/timer_stats",
-                "/proc/sched_debug",
-                "/sys/firmware",
-                "/proc/scsi",
-            ]),
-            readonly_paths: strs(&[
-                "/proc/bus",
-                "/proc/fs",
-                "/proc/irq",
-                "/proc/sys",
-                "/proc/sysrq-trigger",
-            ]),
-            ..Linux::default()
-        }),
-        ..Spec::default()
+    let mut spec = berth_spec::defaults::default_spec(None);
+    if let Some(root) = spec.root.as_mut() {
+        root.readonly = false;
     }
+    spec.mounts.retain(|m| m.destination != "/sys/fs/cgroup");
+    if let Some(p) = spec.process.as_mut() {
+        p.terminal = false;
+    }
+    spec.hostname = Some("berth-test".into());
+    spec
 }

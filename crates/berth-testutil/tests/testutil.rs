@@ -97,7 +97,7 @@ fn default_spec_has_the_usual_namespaces_and_mounts() {
     let spec = default_spec();
     let linux = spec.linux.expect("linux");
     let ns: Vec<_> = linux.namespaces.iter().map(|n| n.typ.as_str()).collect();
-    assert_eq!(ns, ["pid", "ipc", "uts", "mount", "network"]);
+    assert_eq!(ns, ["pid", "network", "ipc", "uts", "mount", "cgroup"]);
     let dests: Vec<_> = spec.mounts.iter().map(|m| m.destination.as_str()).collect();
     assert_eq!(
         dests,
