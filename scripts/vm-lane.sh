@@ -15,5 +15,13 @@ mapfile -t bins < <(cargo test -p berth-cgroups -p berth-runtime -p berth-runtim
     jq -r 'select(.reason == "compiler-artifact" and .profile.test and .executable != null)
            | .executable')
 [ ${#bins[@]} -gt 0 ] || die "no test binaries found (does the workspace build?)"
-exec bash tests/vm/run.sh "$@" \
+# Every real host has a user database; the bare initramfs does not, and user names (the
+# `owner` of `state`, `ps` output) are looked up there.
+etc=$(mktemp -d)
+trap 'rm -rf "$etc"' EXIT
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' \
+    >"$etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$etc/group"
+bash tests/vm/run.sh "$@" \
+    --add "$etc/passwd:/etc/passwd" --add "$etc/group:/etc/group" \
     --add "$PWD/target/debug/berth-runtime:$PWD/target/debug/berth-runtime" "${bins[@]}"
