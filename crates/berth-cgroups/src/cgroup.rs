@@ -503,9 +503,10 @@ impl Cgroup {
         };
         // A task frozen by the v1 freezer cannot act on SIGKILL until thawed (the v2
         // freezer lets fatal signals through), so a paused container is thawed to die.
-        if self.is_frozen().unwrap_or(false) {
-            self.thaw()?;
-        }
+        // Thawed unconditionally: while the killed tasks exit, the observed state can
+        // still read "thawed" and then turn "frozen" once the cgroup is empty (an empty
+        // cgroup with cgroup.freeze=1 reports frozen), which would leave it frozen.
+        self.thaw()?;
         sent
     }
 
