@@ -34,6 +34,8 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
     let (dir, saved, st) = rt.open_running(id)?;
     match st {
         Status::Running | Status::Created => {}
+        // The process joins the frozen cgroup and runs once the container is resumed.
+        Status::Paused if opts.ignore_paused => {}
         s => {
             return Err(Error::Conflict(format!(
                 "cannot exec in container {id:?}: it is {}",
@@ -200,6 +202,7 @@ fn run_process<'a>(
             state: String::new(),
             preserve_fds,
             host_pid,
+            prepared: false,
         })
     })();
     match r {

@@ -74,19 +74,18 @@ pub struct Final<'a> {
     pub host_pid: i32,
     /// Keep fds 3..3+N open.
     pub preserve_fds: u32,
+    /// Identity, capabilities and seccomp are in place already (see [`prepare_for_listener`]).
+    pub prepared: bool,
 }
 
-/// Loads the filter now when a seccomp agent waits for it: the agent must have its fd
-/// before `create` returns, and without no_new_privs loading needs the privileges the
-/// init still has (runc does the same). Otherwise the filter goes in just before execve.
-pub fn load_seccomp_for_listener(f: &mut Final) -> Result<()> {
-    if f.listener.is_some()
-        && !f.process.no_new_privileges
-        && f.seccomp.as_ref().is_some_and(|s| s.needs_notify())
-    {
-        berth_sys::proc::cloexec_from(3 + f.preserve_fds)
-            .map_err(|e| Error::sys("closing descriptors", e))?;
-        load_seccomp(f)?;
+/// When a seccomp agent waits for the notify fd, runs the whole final step now, before
+/// the container is reported created: the agent must have its fd when `create` returns
+/// (runc installs the filter during create too). Only the wait for `start` and execve
+/// are left, and the filter has to allow them anyway.
+pub fn prepare_for_listener(f: &mut Final) -> Result<()> {
+    if f.listener.is_some() && f.seccomp.as_ref().is_some_and(|s| s.needs_notify()) {
+        prepare(f)?;
+        f.prepared = true;
     }
     Ok(())
 }
@@ -117,9 +116,10 @@ fn load_seccomp(f: &mut Final) -> Result<()> {
 /// Applies identity and security settings, then replaces the process with the program.
 /// Returns only on failure.
 pub fn exec(mut f: Final) -> Error {
-    match prepare(&mut f) {
-        Ok(()) => {}
-        Err(e) => return e,
+    if !f.prepared {
+        if let Err(e) = prepare(&mut f) {
+            return e;
+        }
     }
     let p = f.process;
     let mut cmd = std::process::Command::new(&f.exe);

@@ -147,8 +147,9 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
         state,
         preserve_fds: a.preserve_fds,
         host_pid: pid,
+        prepared: false,
     };
-    finalize::load_seccomp_for_listener(&mut f)?;
+    finalize::prepare_for_listener(&mut f)?;
     send(sock, &Msg::Ready)?;
     Ok(f)
 }
@@ -169,6 +170,14 @@ fn wait_start<'a>(a: &'a InitArgs, mut f: Final<'a>) -> Result<(UnixStream, Fina
             .as_ref()
             .map(|h| h.start_container.clone())
             .unwrap_or_default();
+        // A startContainer hook runs in the container: without an env of its own it gets
+        // the container process's.
+        let mut hooks = hooks;
+        for h in &mut hooks {
+            if h.env.is_empty() {
+                h.env = f.process.env.clone();
+            }
+        }
         let state = f.state.replace("\"creating\"", "\"running\"");
         f.state = state;
         if let Err(e) = crate::hooks::run(&hooks, "startContainer", &f.state) {
