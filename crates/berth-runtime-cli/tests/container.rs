@@ -1003,3 +1003,60 @@ fn foreground_exec_forwards_signals() {
     let st = rt.cmd(&["state", &id]).output().expect("state");
     assert!(st.status.success());
 }
+
+/// `exec --ignore-paused` joins a frozen container; the process runs once it is resumed.
+#[test]
+fn exec_ignore_paused_runs_after_resume() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let b = busybox_bundle(&["sleep", "30"]);
+    b.write();
+    let id = unique_id("ignpause");
+    let _g = rt.guard(&id);
+    rt.detached(&[
+        "run",
+        "-d",
+        "--bundle",
+        &b.path().display().to_string(),
+        &id,
+    ]);
+    rt.ok(&["pause", &id]);
+    let child = rt
+        .cmd(&["exec", "--ignore-paused", &id, "echo", "ran"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("exec");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    rt.ok(&["resume", &id]);
+    let out = child.wait_with_output().expect("exec output");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ran\n");
+}
+
+/// A startContainer hook runs in the container, with the process's env when it has none.
+#[test]
+fn start_container_hook_sees_the_process_env() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = busybox_bundle(&["true"]);
+    b.process_mut().env.push("FOO=bar".into());
+    b.spec.hooks = Some(berth_spec::Hooks {
+        start_container: vec![Hook {
+            path: "/bin/sh".into(),
+            args: vec![
+                "sh".into(),
+                "-c".into(),
+                "test \"$FOO\" = bar && test -x /bin/busybox".into(),
+            ],
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let (code, _, err) = rt.run(&b, &unique_id("starthook"));
+    assert_eq!(code, 0, "{err}");
+}
