@@ -1060,3 +1060,29 @@ fn start_container_hook_sees_the_process_env() {
     let (code, _, err) = rt.run(&b, &unique_id("starthook"));
     assert_eq!(code, 0, "{err}");
 }
+
+/// `process.scheduler` reaches the kernel: the container's policy and nice value.
+#[test]
+fn scheduler_policy_is_applied() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    // Field 19 of /proc/self/stat is the nice value, field 41 the policy (3 = SCHED_BATCH).
+    let mut b = busybox_bundle(&["sh", "-c", "cut -d' ' -f19,41 /proc/self/stat"]);
+    b.process_mut().scheduler = Some(berth_spec::Scheduler {
+        policy: "SCHED_BATCH".into(),
+        nice: Some(5),
+        ..Default::default()
+    });
+    let (code, out, err) = rt.run(&b, &unique_id("sched"));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "5 3");
+    b.process_mut().scheduler = Some(berth_spec::Scheduler {
+        policy: "SCHED_BOGUS".into(),
+        ..Default::default()
+    });
+    let (code, _, err) = rt.run(&b, &unique_id("sched"));
+    assert_ne!(code, 0);
+    assert!(err.contains("process.scheduler.policy"), "{err}");
+}

@@ -211,6 +211,19 @@ fn prepare(f: &mut Final) -> Result<()> {
 /// allows, an unknown I/O class): applied before the container is reported created, so
 /// that `create` fails, not `start`.
 pub fn early(p: &Process) -> Result<()> {
+    if let Some(s) = &p.scheduler {
+        let (policy, flags) = scheduler(s)?;
+        berth_sys::proc::sched_setattr_self(
+            policy,
+            flags,
+            s.nice.unwrap_or(0),
+            s.priority.unwrap_or(0).max(0) as u32,
+            s.runtime.unwrap_or(0),
+            s.deadline.unwrap_or(0),
+            s.period.unwrap_or(0),
+        )
+        .map_err(|e| Error::sys(format!("process.scheduler: setting policy {}", s.policy), e))?;
+    }
     crate::rlimit::apply(&p.rlimits).map_err(|e| Error::Invalid(e.to_string()))?;
     if let Some(adj) = p.oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -231,4 +244,39 @@ pub fn early(p: &Process) -> Result<()> {
             .map_err(|e| Error::sys("process.ioPriority", e))?;
     }
     Ok(())
+}
+
+/// The `SCHED_*` policy and `SCHED_FLAG_*` bits of `process.scheduler` (sched(7)).
+pub fn scheduler(s: &berth_spec::Scheduler) -> Result<(u32, u64)> {
+    let policy = match s.policy.as_str() {
+        "SCHED_OTHER" => 0,
+        "SCHED_FIFO" => 1,
+        "SCHED_RR" => 2,
+        "SCHED_BATCH" => 3,
+        "SCHED_IDLE" => 5,
+        "SCHED_DEADLINE" => 6,
+        p => {
+            return Err(Error::Invalid(format!(
+                "process.scheduler.policy: unknown policy {p:?}"
+            )))
+        }
+    };
+    let mut flags = 0;
+    for f in &s.flags {
+        flags |= match f.as_str() {
+            "SCHED_FLAG_RESET_ON_FORK" => 0x01,
+            "SCHED_FLAG_RECLAIM" => 0x02,
+            "SCHED_FLAG_DL_OVERRUN" => 0x04,
+            "SCHED_FLAG_KEEP_POLICY" => 0x08,
+            "SCHED_FLAG_KEEP_PARAMS" => 0x10,
+            "SCHED_FLAG_UTIL_CLAMP_MIN" => 0x20,
+            "SCHED_FLAG_UTIL_CLAMP_MAX" => 0x40,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "process.scheduler.flags: unknown flag {other:?}"
+                )))
+            }
+        };
+    }
+    Ok((policy, flags))
 }

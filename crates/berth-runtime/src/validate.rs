@@ -92,6 +92,9 @@ pub fn spec(spec: &Spec, bundle: &Path) -> Result<std::path::PathBuf> {
             }
         }
     }
+    if let Some(s) = &process.scheduler {
+        crate::finalize::scheduler(s)?;
+    }
     crate::rlimit::validate(&process.rlimits).map_err(|e| inval(e.to_string()))?;
     if let Some(p) = &process.apparmor_profile {
         if !p.is_empty() && p != "unconfined" {

@@ -160,3 +160,42 @@ pub fn execveat_fd(
     };
     io::Error::last_os_error()
 }
+
+/// `struct sched_attr` (SCHED_ATTR_SIZE_VER0, 48 bytes) of sched_setattr(2).
+#[repr(C)]
+struct SchedAttr {
+    size: u32,
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+}
+
+/// sched_setattr(2) for the calling thread.
+pub fn sched_setattr_self(
+    policy: u32,
+    flags: u64,
+    nice: i32,
+    priority: u32,
+    runtime: u64,
+    deadline: u64,
+    period: u64,
+) -> io::Result<()> {
+    let attr = SchedAttr {
+        size: std::mem::size_of::<SchedAttr>() as u32,
+        policy,
+        flags,
+        nice,
+        priority,
+        runtime,
+        deadline,
+        period,
+    };
+    // SAFETY: `attr` is a live, correctly laid out sched_attr whose `size` field says how
+    // much the kernel may read; pid 0 is the calling thread.
+    check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })
+        .map(drop)
+}
