@@ -1086,3 +1086,36 @@ fn scheduler_policy_is_applied() {
     assert_ne!(code, 0);
     assert!(err.contains("process.scheduler.policy"), "{err}");
 }
+
+/// A create that fails must not touch a cgroup another container already uses.
+#[test]
+fn failed_create_leaves_a_shared_cgroup_alone() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let path = format!("/{}", unique_id("berth-shared"));
+    let mut a = busybox_bundle(&["sleep", "30"]);
+    a.linux_mut().cgroups_path = Some(path.clone());
+    a.write();
+    let ida = unique_id("owner");
+    let _g = rt.guard(&ida);
+    rt.detached(&[
+        "run",
+        "-d",
+        "--bundle",
+        &a.path().display().to_string(),
+        &ida,
+    ]);
+    let mut b = busybox_bundle(&["no-such-program"]);
+    b.linux_mut().cgroups_path = Some(path);
+    b.write();
+    let o = rt.out(&[
+        "create",
+        "--bundle",
+        &b.path().display().to_string(),
+        &unique_id("intruder"),
+    ]);
+    assert!(!o.status.success());
+    assert_eq!(rt.status(&ida), "running", "the other container survives");
+}

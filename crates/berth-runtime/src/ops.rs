@@ -123,6 +123,9 @@ impl Runtime {
             }
         };
         let mut pid = 0;
+        // Another container may already use this cgroupsPath: a failed create must then
+        // leave that cgroup and its processes alone.
+        let cgroup_is_ours = !cgroup.exists();
         let res = (|| -> Result<Saved> {
             cgroup.create()?;
             if let Some(r) = spec.linux.as_ref().and_then(effective_resources) {
@@ -208,8 +211,10 @@ impl Runtime {
                 if pid > 0 {
                     spawn::reap_failed(pid);
                 }
-                let _ = cgroup.kill_all(libc::SIGKILL);
-                let _ = cgroup.destroy();
+                if cgroup_is_ours {
+                    let _ = cgroup.kill_all(libc::SIGKILL);
+                    let _ = cgroup.destroy();
+                }
                 let _ = dir.remove();
                 Err(e)
             }
