@@ -1078,6 +1078,7 @@ fn scheduler_policy_is_applied() {
     let (code, out, err) = rt.run(&b, &unique_id("sched"));
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), "5 3");
+    b.process_mut().scheduler = None;
     b.process_mut().scheduler = Some(berth_spec::Scheduler {
         policy: "SCHED_BOGUS".into(),
         ..Default::default()
@@ -1118,4 +1119,29 @@ fn failed_create_leaves_a_shared_cgroup_alone() {
     ]);
     assert!(!o.status.success());
     assert_eq!(rt.status(&ida), "running", "the other container survives");
+}
+
+/// `linux.personality` LINUX32 holds for the init and for exec'd processes.
+#[test]
+fn personality_linux32_for_init_and_exec() {
+    if !isolated!() {
+        return;
+    }
+    let rt = Rt::new();
+    let mut b = busybox_bundle(&["sh", "-c", "uname -m; sleep 30"]);
+    b.linux_mut().personality = Some(berth_spec::Personality {
+        domain: "LINUX32".into(),
+        flags: vec![],
+    });
+    b.write();
+    let id = unique_id("pers");
+    let _g = rt.guard(&id);
+    rt.detached(&[
+        "run",
+        "-d",
+        "--bundle",
+        &b.path().display().to_string(),
+        &id,
+    ]);
+    assert_eq!(rt.ok(&["exec", &id, "uname", "-m"]).trim(), "i686");
 }

@@ -98,6 +98,11 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         None => None,
     };
     let seccomp_spec = saved.config.linux.as_ref().and_then(|l| l.seccomp.as_ref());
+    let personality = saved
+        .config
+        .linux
+        .as_ref()
+        .and_then(|l| l.personality.as_ref());
     let (mut sock, child_sock) = UnixStream::pair().map_err(|e| Error::sys("socketpair", e))?;
     let stage = berth_sys::ns::clone_fork(0).map_err(|e| Error::sys("forking exec process", e))?;
     let Some(stage) = stage else {
@@ -115,8 +120,14 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
                 }
                 Ok(Some(pid)) => send(&mut s, &Msg::InitPid(pid)).map(|_| 0).unwrap_or(1),
                 Ok(None) => {
-                    let e =
-                        run_process(&mut s, p, opts.preserve_fds, console.as_ref(), seccomp_spec);
+                    let e = run_process(
+                        &mut s,
+                        p,
+                        opts.preserve_fds,
+                        console.as_ref(),
+                        seccomp_spec,
+                        personality,
+                    );
                     let _ = send(&mut s, &Msg::Fail(e.to_string()));
                     1
                 }
@@ -176,6 +187,7 @@ fn run_process<'a>(
     preserve_fds: u32,
     console: Option<&UnixStream>,
     seccomp_spec: Option<&'a berth_spec::Seccomp>,
+    personality: Option<&berth_spec::Personality>,
 ) -> Error {
     let r = (|| -> Result<Final<'a>> {
         let _ =
@@ -192,6 +204,7 @@ fn run_process<'a>(
         }
         let exe = finalize::find_executable(p)?;
         finalize::early(p)?;
+        finalize::personality(personality)?;
         let seccomp = seccomp_spec.map(berth_seccomp::compile).transpose()?;
         Ok(Final {
             process: p,

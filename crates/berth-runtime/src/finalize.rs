@@ -280,3 +280,11 @@ pub fn scheduler(s: &berth_spec::Scheduler) -> Result<(u32, u64)> {
     }
     Ok((policy, flags))
 }
+
+/// Sets the execution domain of `linux.personality` (PER_LINUX32 makes `uname -m` report
+/// i686 on x86_64); it survives execve. Applied to the init and to exec'd processes.
+pub fn personality(p: Option<&berth_spec::Personality>) -> Result<()> {
+    let Some(p) = p else { return Ok(()) };
+    let persona = if p.domain == "LINUX32" { 0x0008 } else { 0 };
+    berth_sys::proc::personality(persona).map_err(|e| Error::sys("linux.personality", e))
+}

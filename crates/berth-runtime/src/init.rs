@@ -119,10 +119,7 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
     }
     rootfs::pivot(a.rootfs, a.no_pivot, a.shared_mntns)?;
     rootfs::finish(spec, a.userns, a.shared_mntns)?;
-    if let Some(p) = spec.linux.as_ref().and_then(|l| l.personality.as_ref()) {
-        let persona = if p.domain == "LINUX32" { 0x0008 } else { 0 };
-        berth_sys::proc::personality(persona).map_err(|e| Error::sys("linux.personality", e))?;
-    }
+    finalize::personality(spec.linux.as_ref().and_then(|l| l.personality.as_ref()))?;
     if process.terminal {
         let console = a
             .console
