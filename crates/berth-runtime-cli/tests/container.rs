@@ -854,6 +854,8 @@ fn without_mount_namespace_mounts_are_cleaned_up() {
         "readlink /proc/self/ns/mnt; ls /proc/self >/dev/null && echo proc-ok",
     ]);
     b.linux_mut().namespaces.retain(|n| n.typ != "mount");
+    // Written the way runtime-tools does ("."-style): the cleanup must still find it.
+    b.spec.root.as_mut().expect("root").path = "rootfs/.".into();
     let id = unique_id("nomnt");
     let (code, out, err) = rt.run(&b, &id);
     assert_eq!(code, 0, "{err}");

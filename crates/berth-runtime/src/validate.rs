@@ -43,7 +43,10 @@ pub fn spec(spec: &Spec, bundle: &Path) -> Result<std::path::PathBuf> {
     if root.path.is_empty() {
         return Err(inval("root.path: must not be empty".into()));
     }
+    // The rootfs is the operator's path on the host, not the container's: resolving it
+    // (`.`, `rootfs/`, symlinks) gives the one name mounts under it are listed by.
     let rootfs = bundle.join(&root.path);
+    let rootfs = std::fs::canonicalize(&rootfs).unwrap_or(rootfs);
     match std::fs::metadata(&rootfs) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
