@@ -9,6 +9,7 @@
 #   busybox-static   the root filesystem of every test and demo bundle
 #   jq               scripts edit config.json and read `state` output
 #   time             GNU /usr/bin/time: peak RSS and CPU time in bench/runtime.sh
+#   procps           ps(1), which `berth-runtime ps` runs for its table; kill(1) in tests
 # Engines (podman, docker.io) and peers (runc, crun, hyperfine) are installed by the
 # scripts that use them, not here.
 set -euo pipefail
@@ -16,7 +17,7 @@ set -euo pipefail
 
 [ "$(id -u)" -eq 0 ] || die "setup.sh must run as root (it installs packages)"
 
-apt_ensure build-essential pkg-config libseccomp-dev busybox-static jq time
+apt_ensure build-essential pkg-config libseccomp-dev busybox-static jq time procps
 ensure_cargo
 
 cd "$BERTH_REPO"

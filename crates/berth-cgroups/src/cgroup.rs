@@ -122,13 +122,7 @@ impl Cgroup {
     /// relative, both taken from each hierarchy's root (as runc does); `None` means
     /// `/berth/<id>`.
     pub fn open(cgroups_path: Option<&str>, id: &str) -> Result<Cgroup> {
-        let path = "/proc/self/mountinfo";
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            op: "read".into(),
-            path: path.into(),
-            source,
-        })?;
-        Cgroup::open_at(&text, cgroups_path, id)
+        Cgroup::open_at(&crate::mountinfo::read_proc()?, cgroups_path, id)
     }
 
     /// Like [`Cgroup::open`], with the mountinfo text given: tests point it at fixture

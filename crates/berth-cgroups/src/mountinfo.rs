@@ -74,16 +74,20 @@ fn unescape(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// This process's `/proc/self/mountinfo`.
+pub(crate) fn read_proc() -> Result<String> {
+    let path = "/proc/self/mountinfo";
+    std::fs::read_to_string(path).map_err(|source| Error::Io {
+        op: "read".into(),
+        path: path.into(),
+        source,
+    })
+}
+
 impl Mounts {
     /// Reads `/proc/self/mountinfo`.
     pub fn from_proc() -> Result<Mounts> {
-        let path = "/proc/self/mountinfo";
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            op: "read".into(),
-            path: path.into(),
-            source,
-        })?;
-        Mounts::parse(&text)
+        Mounts::parse(&read_proc()?)
     }
 
     /// Parses mountinfo text (see proc(5)): `id parent maj:min root mountpoint options

@@ -656,6 +656,18 @@ fn bad_input_fails_clearly_and_leaves_nothing() {
             }),
         ),
         (
+            "must be device numbers",
+            Box::new(|b: &mut Bundle| {
+                b.linux_mut().devices = vec![berth_spec::Device {
+                    typ: "c".into(),
+                    path: "/dev/bad".into(),
+                    major: -1,
+                    minor: 3,
+                    ..Default::default()
+                }]
+            }),
+        ),
+        (
             "ociVersion",
             Box::new(|b: &mut Bundle| b.spec.oci_version = "invalid".into()),
         ),
@@ -989,11 +1001,8 @@ fn foreground_exec_forwards_signals() {
     use std::io::Read;
     stdout.read_exact(&mut first).expect("ready line");
     assert_eq!(&first, b"ready\n");
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
+    let pid = rustix::process::Pid::from_raw(pid).expect("pid");
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("kill");
     let mut rest = String::new();
     stdout.read_to_string(&mut rest).expect("rest");
     assert_eq!(rest, "got-term\n");

@@ -380,8 +380,6 @@ mod tests {
         }
     }
 
-    const CHILD_ENV: &str = "BERTH_CAPS_TEST_CHILD";
-
     /// `/proc/thread-self/status` line `key`, as a bit mask: capabilities are per thread
     /// and a test runs on its own thread.
     fn status_mask(key: &str) -> u64 {
@@ -401,32 +399,8 @@ mod tests {
     /// process and checks what the kernel reports there. Needs root.
     #[test]
     fn apply_in_child() {
-        if std::env::var_os(CHILD_ENV).is_none() {
-            if !rustix::process::geteuid().is_root() {
-                eprintln!("skipped: needs root");
-                return;
-            }
-            let exe = std::env::current_exe().unwrap_or_default();
-            let out = std::process::Command::new(exe)
-                .args([
-                    "caps::tests::apply_in_child",
-                    "--exact",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(CHILD_ENV, "1")
-                .output();
-            let out = match out {
-                Ok(o) => o,
-                Err(e) => panic!("running the child: {e}"),
-            };
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success() && stdout.contains("1 passed"),
-                "child failed: {:?}\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
+        // The apply steps change this process for good: run in a child of our own.
+        if !berth_testutil::isolated!() {
             return;
         }
         let chown = 0;

@@ -213,15 +213,16 @@ fn prepare(f: &mut Final) -> Result<()> {
 pub fn early(p: &Process) -> Result<()> {
     if let Some(s) = &p.scheduler {
         let (policy, flags) = scheduler(s)?;
-        berth_sys::proc::sched_setattr_self(
+        berth_sys::proc::sched_setattr_self(berth_sys::proc::SchedAttr {
             policy,
             flags,
-            s.nice.unwrap_or(0),
-            s.priority.unwrap_or(0).max(0) as u32,
-            s.runtime.unwrap_or(0),
-            s.deadline.unwrap_or(0),
-            s.period.unwrap_or(0),
-        )
+            nice: s.nice.unwrap_or(0),
+            priority: s.priority.unwrap_or(0).max(0) as u32,
+            runtime: s.runtime.unwrap_or(0),
+            deadline: s.deadline.unwrap_or(0),
+            period: s.period.unwrap_or(0),
+            ..Default::default()
+        })
         .map_err(|e| Error::sys(format!("process.scheduler: setting policy {}", s.policy), e))?;
     }
     crate::rlimit::apply(&p.rlimits).map_err(|e| Error::Invalid(e.to_string()))?;

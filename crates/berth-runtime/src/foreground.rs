@@ -36,7 +36,7 @@ impl Drop for RawMode {
     }
 }
 
-fn copy_winsize(master: &OwnedFd) {
+fn copy_winsize(master: impl AsFd) {
     if let Ok(ws) = rustix::termios::tcgetwinsize(std::io::stdin()) {
         let _ = rustix::termios::tcsetwinsize(master, ws);
     }
@@ -118,9 +118,7 @@ impl Foreground {
                     libc::SIGCHLD | libc::SIGURG => {}
                     libc::SIGWINCH => {
                         if let Some(m) = &master {
-                            copy_winsize(&OwnedFd::from(
-                                m.try_clone().map_err(|e| Error::sys("dup", e))?,
-                            ));
+                            copy_winsize(m);
                         }
                     }
                     s => {

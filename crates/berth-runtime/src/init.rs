@@ -81,7 +81,7 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
             .map_err(|e| Error::sys("creating cgroup namespace", e))?;
     }
     if a.userns {
-        crate::spawn::become_root()?;
+        crate::spawn::become_root();
     }
     rustix::process::setsid().map_err(|e| Error::sys("setsid", e))?;
     if !a.no_new_keyring {
@@ -161,7 +161,7 @@ fn wait_start<'a>(a: &'a InitArgs, mut f: Final<'a>) -> Result<(UnixStream, Fina
         if conn.read_exact(&mut b).is_err() {
             continue;
         }
-        let hooks = a
+        let mut hooks = a
             .spec
             .hooks
             .as_ref()
@@ -169,7 +169,6 @@ fn wait_start<'a>(a: &'a InitArgs, mut f: Final<'a>) -> Result<(UnixStream, Fina
             .unwrap_or_default();
         // A startContainer hook runs in the container: without an env of its own it gets
         // the container process's.
-        let mut hooks = hooks;
         for h in &mut hooks {
             if h.env.is_empty() {
                 h.env = f.process.env.clone();

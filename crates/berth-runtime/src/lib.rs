@@ -33,7 +33,7 @@ pub mod seal;
 pub mod spawn;
 mod state;
 pub mod terminal;
-mod util;
+pub mod util;
 pub mod validate;
 
 pub use api::*;

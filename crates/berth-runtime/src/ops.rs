@@ -322,8 +322,8 @@ impl Runtime {
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         let dir = ContainerDir::open(&self.root, id)?;
         let saved = dir.load()?;
-        let st = status(&dir, &saved);
         let cg = cgroup_of(&saved)?;
+        let st = saved.status(&dir.path, || cg.is_frozen().unwrap_or(false));
         if st != Status::Stopped {
             if !force {
                 return Err(Error::Conflict(format!(

@@ -255,33 +255,11 @@ mod tests {
         );
     }
 
-    const CHILD_ENV: &str = "BERTH_RLIMIT_TEST_CHILD";
-
     /// Limits are per process: the test re-runs itself as a child and changes them there.
     #[test]
     fn apply_in_child() {
-        if std::env::var_os(CHILD_ENV).is_none() {
-            let exe = std::env::current_exe().unwrap_or_default();
-            let out = std::process::Command::new(exe)
-                .args([
-                    "rlimit::tests::apply_in_child",
-                    "--exact",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env(CHILD_ENV, "1")
-                .output();
-            let out = match out {
-                Ok(o) => o,
-                Err(e) => panic!("running the child: {e}"),
-            };
-            let stdout = String::from_utf8_lossy(&out.stdout);
-            assert!(
-                out.status.success() && stdout.contains("1 passed"),
-                "child failed: {:?}\n{stdout}\n{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
+        // The apply steps change this process for good: run in a child of our own.
+        if !berth_testutil::isolated!() {
             return;
         }
         let before = rustix::process::getrlimit(Resource::Nofile);

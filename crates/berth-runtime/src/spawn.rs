@@ -193,7 +193,7 @@ fn stage1_main(plan: &NsPlan, linux: &Linux, sock: &mut UnixStream) -> Result<Op
         expect(sock, "id maps", |m| {
             matches!(m, Msg::MapsWritten).then_some(())
         })?;
-        become_root()?;
+        become_root();
     }
     let rest = plan.new & !(libc::CLONE_NEWUSER | libc::CLONE_NEWCGROUP);
     if rest != 0 {
@@ -213,13 +213,14 @@ fn stage1_main(plan: &NsPlan, linux: &Linux, sock: &mut UnixStream) -> Result<Op
     }
 }
 
-/// In a fresh user namespace: become its root, so files we create are owned by it.
-pub fn become_root() -> Result<()> {
+/// In a fresh user namespace: become its root, so files we create are owned by it. Best
+/// effort: with no mapping for 0 the process stays the overflow id, which the mounts and
+/// devices do not depend on.
+pub fn become_root() {
     let z = rustix::fs::Gid::from_raw(0);
     let _ = rustix::thread::set_thread_res_gid(z, z, z);
     let u = rustix::fs::Uid::from_raw(0);
     let _ = rustix::thread::set_thread_res_uid(u, u, u);
-    Ok(())
 }
 
 fn ns_name(flag: i32) -> &'static str {

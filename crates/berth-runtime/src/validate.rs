@@ -199,6 +199,17 @@ pub fn spec(spec: &Spec, bundle: &Path) -> Result<std::path::PathBuf> {
                 d.path
             )));
         }
+        if d.typ != "p"
+            && (d.major < 0
+                || d.minor < 0
+                || d.major > u32::MAX.into()
+                || d.minor > u32::MAX.into())
+        {
+            return Err(inval(format!(
+                "linux.devices[{i}]: major {} and minor {} must be device numbers",
+                d.major, d.minor
+            )));
+        }
         if !matches!(d.typ.as_str(), "c" | "b" | "u" | "p") {
             return Err(inval(format!(
                 "linux.devices[{i}].type: unknown device type {:?}",

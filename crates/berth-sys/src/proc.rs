@@ -161,39 +161,32 @@ pub fn execveat_fd(
     io::Error::last_os_error()
 }
 
-/// `struct sched_attr` (SCHED_ATTR_SIZE_VER0, 48 bytes) of sched_setattr(2).
+/// The parameters of sched_setattr(2), laid out as `struct sched_attr`
+/// (SCHED_ATTR_SIZE_VER0, 48 bytes); `size` is filled in by [`sched_setattr_self`].
 #[repr(C)]
-struct SchedAttr {
-    size: u32,
-    policy: u32,
-    flags: u64,
-    nice: i32,
-    priority: u32,
-    runtime: u64,
-    deadline: u64,
-    period: u64,
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SchedAttr {
+    /// Set by [`sched_setattr_self`] whatever the caller puts here.
+    pub size: u32,
+    /// `SCHED_*` policy.
+    pub policy: u32,
+    /// `SCHED_FLAG_*` bits.
+    pub flags: u64,
+    /// Nice value (SCHED_OTHER, SCHED_BATCH).
+    pub nice: i32,
+    /// Static priority (SCHED_FIFO, SCHED_RR).
+    pub priority: u32,
+    /// SCHED_DEADLINE runtime, ns.
+    pub runtime: u64,
+    /// SCHED_DEADLINE deadline, ns.
+    pub deadline: u64,
+    /// SCHED_DEADLINE period, ns.
+    pub period: u64,
 }
 
 /// sched_setattr(2) for the calling thread.
-pub fn sched_setattr_self(
-    policy: u32,
-    flags: u64,
-    nice: i32,
-    priority: u32,
-    runtime: u64,
-    deadline: u64,
-    period: u64,
-) -> io::Result<()> {
-    let attr = SchedAttr {
-        size: std::mem::size_of::<SchedAttr>() as u32,
-        policy,
-        flags,
-        nice,
-        priority,
-        runtime,
-        deadline,
-        period,
-    };
+pub fn sched_setattr_self(mut attr: SchedAttr) -> io::Result<()> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
     // SAFETY: `attr` is a live, correctly laid out sched_attr whose `size` field says how
     // much the kernel may read; pid 0 is the calling thread.
     check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })
