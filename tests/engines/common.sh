@@ -121,6 +121,52 @@ in_pty() {
     script -qec "$*" /dev/null
 }
 
+# The checks a user would make, the same for every engine: run_user_checks PREFIX
+# RUNTIME_FORMAT WANT_RUNTIME, with CLI (the engine's command) and RUN (its `run` with the
+# runtime selected) set by the caller. RUNTIME_FORMAT is the engine's inspect template for
+# the runtime in use, WANT_RUNTIME what it must print. (`stop -t` is both engines' flag.)
+run_user_checks() {
+    local prefix="$1" runtime_format="$2" want_runtime="$3" name pid
+    check_eq "run --rm --hostname box busybox hostname" "box" "${RUN[@]}" --rm --hostname box busybox hostname
+    check_ok "run --rm busybox true" "${RUN[@]}" --rm busybox true
+    check_fails "run --rm: non-zero exit status reaches the user" "${RUN[@]}" --rm busybox sh -c 'exit 3'
+    check_eq "run --rm: exit code preserved (3)" "3" \
+        bash -c '"$@"; echo $?' _ "${RUN[@]}" --rm busybox sh -c 'exit 3'
+    check_eq "run --rm: output, PID 1 of its own pid namespace" "1" \
+        "${RUN[@]}" --rm busybox sh -c 'echo $$'
+    check_eq "-m 64m: memory limit seen inside" "67108864" \
+        "${RUN[@]}" --rm -m 64m busybox sh -c "$IN_MEM"
+    check_eq "--pids-limit 32: pids limit seen inside" "32" \
+        "${RUN[@]}" --rm --pids-limit 32 busybox sh -c "$IN_PIDS"
+    check_eq "--cpus 0.5: CFS quota seen inside" "50000 100000" \
+        "${RUN[@]}" --rm --cpus 0.5 busybox sh -c "$IN_CPU"
+    check_ok "chown works with the default capabilities" "${RUN[@]}" --rm busybox chown 1 /tmp
+    check_fails "--cap-drop CHOWN: chown fails" "${RUN[@]}" --rm --cap-drop CHOWN busybox chown 1 /tmp
+    check_contains "run --rm -it busybox sh: interactive shell on a tty" "ok-2 /dev/pts/0" \
+        bash -c "printf 'echo ok-\$((1+1)) \$(tty)\nexit\n' | script -qec '${RUN[*]} --rm -it busybox sh' /dev/null"
+
+    name="$prefix-$$"
+    if "${RUN[@]}" -d --name "$name" busybox sleep 600 >/dev/null 2>&1; then
+        pass "run -d busybox sleep 600"
+        check_eq "inspect: the runtime in use" "$want_runtime" "${CLI[@]}" inspect -f "$runtime_format" "$name"
+        check_eq "exec: a process in the running container" "hi" "${CLI[@]}" exec "$name" echo hi
+        check_eq "exec: sees the container's processes" "sleep 600" \
+            "${CLI[@]}" exec "$name" sh -c 'cat /proc/1/cmdline | tr "\0" " "'
+        check_contains "exec -it: on a tty" "/dev/pts/" in_pty "${CLI[*]} exec -it $name tty"
+        pid=$("${CLI[@]}" inspect -f '{{.State.Pid}}' "$name" 2>/dev/null)
+        check_ok "pause" "${CLI[@]}" pause "$name"
+        check_eq "pause: status paused" "paused" "${CLI[@]}" inspect -f '{{.State.Status}}' "$name"
+        check_eq "pause: the kernel froze the container" "frozen" frozen "$pid"
+        check_ok "unpause" "${CLI[@]}" unpause "$name"
+        check_eq "unpause: status running" "running" "${CLI[@]}" inspect -f '{{.State.Status}}' "$name"
+        check_eq "unpause: the container runs again" "thawed" "${CLI[@]}" exec "$name" echo thawed
+        check_ok "stop -t 1" "${CLI[@]}" stop -t 1 "$name"
+        check_ok "rm" "${CLI[@]}" rm "$name"
+    else
+        fail "run -d busybox sleep 600" "$("${RUN[@]}" -d --name "$name-2" busybox sleep 600 2>&1)"
+    fi
+}
+
 summary() {
     local what="$1"
     echo

@@ -40,6 +40,7 @@ CONF
 
 P=(podman --root "$T/root" --runroot "$T/runroot" --tmpdir "$T/tmp" --storage-driver overlay
     --cgroup-manager cgroupfs --runtime "$runtime")
+# shellcheck disable=SC2034 # read by run_user_checks (common.sh)
 RUN=("${P[@]}" run --network none --cgroup-parent "/$cg")
 
 cleanup() {
@@ -58,43 +59,8 @@ bash "$BERTH_REPO/scripts/make-bundle.sh" "$T/bundle" sh 2>/dev/null
 tar -C "$T/bundle/rootfs" -c . | "${P[@]}" import --quiet - localhost/busybox:latest >/dev/null ||
     die "cannot import the busybox image"
 
-check_eq "run --rm --hostname box busybox hostname" "box" "${RUN[@]}" --rm --hostname box busybox hostname
-check_ok "run --rm busybox true" "${RUN[@]}" --rm busybox true
-check_fails "run --rm: non-zero exit status reaches the user" "${RUN[@]}" --rm busybox sh -c 'exit 3'
-check_eq "run --rm: exit code preserved (3)" "3" \
-    bash -c '"$@"; echo $?' _ "${RUN[@]}" --rm busybox sh -c 'exit 3'
-check_eq "run --rm: output, PID 1 of its own pid namespace" "1" \
-    "${RUN[@]}" --rm busybox sh -c 'echo $$'
-check_eq "-m 64m: memory limit seen inside" "67108864" \
-    "${RUN[@]}" --rm -m 64m busybox sh -c "$IN_MEM"
-check_eq "--pids-limit 32: pids limit seen inside" "32" \
-    "${RUN[@]}" --rm --pids-limit 32 busybox sh -c "$IN_PIDS"
-check_eq "--cpus 0.5: CFS quota seen inside" "50000 100000" \
-    "${RUN[@]}" --rm --cpus 0.5 busybox sh -c "$IN_CPU"
-check_ok "chown works with the default capabilities" "${RUN[@]}" --rm busybox chown 1 /tmp
-check_fails "--cap-drop CHOWN: chown fails" "${RUN[@]}" --rm --cap-drop CHOWN busybox chown 1 /tmp
-check_contains "run --rm -it busybox sh: interactive shell on a tty" "ok-2 /dev/pts/0" \
-    bash -c "printf 'echo ok-\$((1+1)) \$(tty)\nexit\n' | script -qec '${RUN[*]} --rm -it busybox sh' /dev/null"
-
-name="berth-podman-$$"
-if "${RUN[@]}" -d --name "$name" busybox sleep 600 >/dev/null 2>&1; then
-    pass "run -d busybox sleep 600"
-    check_eq "inspect: the runtime in use" "$runtime" "${P[@]}" inspect -f '{{.OCIRuntime}}' "$name"
-    check_eq "exec: a process in the running container" "hi" "${P[@]}" exec "$name" echo hi
-    check_eq "exec: sees the container's processes" "sleep 600" \
-        "${P[@]}" exec "$name" sh -c 'cat /proc/1/cmdline | tr "\0" " "'
-    check_contains "exec -it: on a tty" "/dev/pts/" in_pty "${P[*]} exec -it $name tty"
-    pid=$("${P[@]}" inspect -f '{{.State.Pid}}' "$name" 2>/dev/null)
-    check_ok "pause" "${P[@]}" pause "$name"
-    check_eq "pause: status paused" "paused" "${P[@]}" inspect -f '{{.State.Status}}' "$name"
-    check_eq "pause: the kernel froze the container" "frozen" frozen "$pid"
-    check_ok "unpause" "${P[@]}" unpause "$name"
-    check_eq "unpause: status running" "running" "${P[@]}" inspect -f '{{.State.Status}}' "$name"
-    check_eq "unpause: the container runs again" "thawed" "${P[@]}" exec "$name" echo thawed
-    check_ok "stop --time 1" "${P[@]}" stop --time 1 "$name"
-    check_ok "rm" "${P[@]}" rm "$name"
-else
-    fail "run -d busybox sleep 600" "$("${RUN[@]}" -d --name "$name-2" busybox sleep 600 2>&1)"
-fi
+# shellcheck disable=SC2034 # read by run_user_checks (common.sh)
+CLI=("${P[@]}")
+run_user_checks berth-podman '{{.OCIRuntime}}' "$runtime"
 
 summary "podman with $runtime"
