@@ -17,12 +17,23 @@ const BIN: &str = env!("CARGO_BIN_EXE_berth-runtime");
 
 struct Rt {
     root: tempfile::TempDir,
+    /// Containers started by [`Rt::run_detached`], deleted on drop.
+    started: std::cell::RefCell<Vec<String>>,
+}
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        for id in self.started.take() {
+            let _ = self.out(&["delete", "--force", &id]);
+        }
+    }
 }
 
 impl Rt {
     fn new() -> Rt {
         Rt {
             root: tempfile::tempdir().expect("state root"),
+            started: Default::default(),
         }
     }
 
@@ -83,6 +94,22 @@ impl Rt {
         let v: serde_json::Value =
             serde_json::from_str(&self.ok(&["state", id])).expect("state JSON");
         v["status"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Writes the bundle and runs it detached under a fresh ID; the container is deleted
+    /// when this `Rt` drops, also when the test fails.
+    fn run_detached(&self, b: &Bundle, prefix: &str) -> String {
+        b.write();
+        let id = unique_id(prefix);
+        self.started.borrow_mut().push(id.clone());
+        self.detached(&[
+            "run",
+            "-d",
+            "--bundle",
+            &b.path().display().to_string(),
+            &id,
+        ]);
+        id
     }
 
     fn guard<'a>(&'a self, id: &'a str) -> Cleanup<impl FnOnce() + 'a> {
@@ -228,16 +255,7 @@ fn exec_joins_namespaces_and_cgroup() {
     let rt = Rt::new();
     let mut b = busybox_bundle(&["sleep", "30"]);
     b.spec.hostname = Some("execbox".into());
-    b.write();
-    let id = unique_id("exec");
-    let _g = rt.guard(&id);
-    rt.detached(&[
-        "run",
-        "--detach",
-        "--bundle",
-        &b.path().display().to_string(),
-        &id,
-    ]);
+    let id = rt.run_detached(&b, "exec");
     let out = rt.ok(&[
         "exec",
         &id,
@@ -291,16 +309,7 @@ fn memory_and_pids_limits_are_seen_inside_and_update_changes_them() {
         pids: Some(Pids { limit: 20 }),
         ..Default::default()
     });
-    b.write();
-    let id = unique_id("update");
-    let _g = rt.guard(&id);
-    rt.detached(&[
-        "run",
-        "-d",
-        "--bundle",
-        &b.path().display().to_string(),
-        &id,
-    ]);
+    let id = rt.run_detached(&b, "update");
     rt.ok(&["update", "--pids-limit", "7", "--memory", "32m", &id]);
     let out = rt.ok(&["exec", &id, "sh", "-c", &script]);
     assert_eq!(out, format!("{}\n7\n", 32 << 20));
@@ -313,16 +322,7 @@ fn pause_freezes_and_resume_thaws() {
     }
     let rt = Rt::new();
     let b = busybox_bundle(&["sleep", "30"]);
-    b.write();
-    let id = unique_id("pause");
-    let _g = rt.guard(&id);
-    rt.detached(&[
-        "run",
-        "-d",
-        "--bundle",
-        &b.path().display().to_string(),
-        &id,
-    ]);
+    let id = rt.run_detached(&b, "pause");
     rt.ok(&["pause", &id]);
     assert_eq!(rt.status(&id), "paused");
     assert!(
@@ -891,9 +891,7 @@ fn long_state_paths_and_ids_work() {
     let id = format!("{:0>64}", unique_id("long").replace(['-', '_'], ""));
     let b = busybox_bundle(&["true"]);
     b.write();
-    let rt = Rt {
-        root: tempfile::tempdir().expect("root"),
-    };
+    let rt = Rt::new();
     let long_root = rt
         .root
         .path()
@@ -973,16 +971,7 @@ fn foreground_exec_forwards_signals() {
     }
     let rt = Rt::new();
     let b = busybox_bundle(&["sleep", "30"]);
-    b.write();
-    let id = unique_id("sig");
-    let _g = rt.guard(&id);
-    rt.detached(&[
-        "run",
-        "-d",
-        "--bundle",
-        &b.path().display().to_string(),
-        &id,
-    ]);
+    let id = rt.run_detached(&b, "sig");
     let mut child = rt
         .cmd(&[
             "exec",
@@ -1023,16 +1012,7 @@ fn exec_ignore_paused_runs_after_resume() {
     }
     let rt = Rt::new();
     let b = busybox_bundle(&["sleep", "30"]);
-    b.write();
-    let id = unique_id("ignpause");
-    let _g = rt.guard(&id);
-    rt.detached(&[
-        "run",
-        "-d",
-        "--bundle",
-        &b.path().display().to_string(),
-        &id,
-    ]);
+    let id = rt.run_detached(&b, "ignpause");
     rt.ok(&["pause", &id]);
     let child = rt
         .cmd(&["exec", "--ignore-paused", &id, "echo", "ran"])
@@ -1109,16 +1089,7 @@ fn failed_create_leaves_a_shared_cgroup_alone() {
     let path = format!("/{}", unique_id("berth-shared"));
     let mut a = busybox_bundle(&["sleep", "30"]);
     a.linux_mut().cgroups_path = Some(path.clone());
-    a.write();
-    let ida = unique_id("owner");
-    let _g = rt.guard(&ida);
-    rt.detached(&[
-        "run",
-        "-d",
-        "--bundle",
-        &a.path().display().to_string(),
-        &ida,
-    ]);
+    let ida = rt.run_detached(&a, "owner");
     let mut b = busybox_bundle(&["no-such-program"]);
     b.linux_mut().cgroups_path = Some(path);
     b.write();
@@ -1144,15 +1115,6 @@ fn personality_linux32_for_init_and_exec() {
         domain: "LINUX32".into(),
         flags: vec![],
     });
-    b.write();
-    let id = unique_id("pers");
-    let _g = rt.guard(&id);
-    rt.detached(&[
-        "run",
-        "-d",
-        "--bundle",
-        &b.path().display().to_string(),
-        &id,
-    ]);
+    let id = rt.run_detached(&b, "pers");
     assert_eq!(rt.ok(&["exec", &id, "uname", "-m"]).trim(), "i686");
 }
