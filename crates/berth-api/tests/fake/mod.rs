@@ -138,7 +138,7 @@ impl Engine for Fake {
             ..Default::default()
         })
     }
-    async fn system_df(&self) -> Result<docker::SystemDataUsageResponse> {
+    async fn system_df(&self) -> Result<serde_json::Value> {
         Err(Error::internal("df failed on purpose"))
     }
     async fn events(&self, _: EventsOptions) -> Result<BoxStream<docker::EventMessage>> {
