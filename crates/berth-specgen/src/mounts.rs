@@ -575,7 +575,7 @@ mod tests {
             "invalid mount config for type \"tmpfs\": field Source must not be specified"
         );
         let dup = HostConfig {
-            binds: Some(vec!["/a:/x".into(), "v:/x".into()]),
+            binds: Some(vec!["/a:/x".into(), "vol:/x".into()]),
             ..Default::default()
         };
         let e = parse_mounts(&ContainerConfig::default(), &dup).expect_err("dup");
