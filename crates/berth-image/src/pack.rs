@@ -1,0 +1,330 @@
+//! Writing tar streams from directory trees, fd-relative (see [`crate::fsx`]): `docker
+//! export`, `docker cp` out of a container, and new layers from an overlay upper directory
+//! (overlayfs whiteouts and opaque directories turned back into `.wh.` entries).
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+
+use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Stat};
+use tar::{EntryType, Header};
+
+use crate::error::{Error, IoContext, Result};
+use crate::fsx;
+use crate::unpack::{OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX};
+
+/// A tar writer that remembers hard links (so a second name of an inode becomes a link
+/// entry, as `docker save`/`export` write them).
+pub struct Packer<W: Write> {
+    builder: tar::Builder<W>,
+    links: HashMap<(u64, u64), String>,
+    /// Convert overlayfs whiteouts and opaque markers back to `.wh.` entries.
+    pub overlay_whiteouts: bool,
+}
+
+fn is_whiteout(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::CharacterDevice && st.st_rdev == 0
+}
+
+impl<W: Write> Packer<W> {
+    /// A packer writing to `w`.
+    pub fn new(w: W) -> Self {
+        let mut builder = tar::Builder::new(w);
+        builder.follow_symlinks(false);
+        Packer {
+            builder,
+            links: HashMap::new(),
+            overlay_whiteouts: false,
+        }
+    }
+
+    /// Ends the archive and returns the writer.
+    pub fn finish(self) -> Result<W> {
+        self.builder.into_inner().ctx(|| "finish tar archive")
+    }
+
+    /// Writes everything below directory `dir` (not `dir` itself), names prefixed by
+    /// `prefix` (`""` or `"name/"`), in sorted order.
+    pub fn add_tree(&mut self, dir: BorrowedFd<'_>, prefix: &str) -> Result<()> {
+        let names = fsx::list_dir(dir).ctx(|| format!("list {prefix:?}"))?;
+        for name in names {
+            let st = match rfs::statat(dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                Err(rustix::io::Errno::NOENT) => continue, // removed meanwhile
+                Err(e) => {
+                    return Err(Error::io(
+                        format!("stat {prefix}{}", name.to_string_lossy()),
+                        e.into(),
+                    ))
+                }
+            };
+            let arch_name = format!("{prefix}{}", name.to_string_lossy());
+            self.add_entry(dir, &name, &st, &arch_name)?;
+            if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                let sub = fsx::open_child_dir(dir, &name).ctx(|| format!("open {arch_name}"))?;
+                self.add_tree(sub.as_fd(), &format!("{arch_name}/"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes one entry: `name` in directory `parent`, whose lstat is `st`, as `arch_name`
+    /// (directories are not recursed into here).
+    pub fn add_entry(
+        &mut self,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        st: &Stat,
+        arch_name: &str,
+    ) -> Result<()> {
+        let ft = FileType::from_raw_mode(st.st_mode);
+        if self.overlay_whiteouts && is_whiteout(st) {
+            let wh = match arch_name.rsplit_once('/') {
+                Some((d, n)) => format!("{d}/{WHITEOUT_PREFIX}{n}"),
+                None => format!("{WHITEOUT_PREFIX}{arch_name}"),
+            };
+            let mut h = base_header(st);
+            h.set_entry_type(EntryType::Regular);
+            h.set_mode(0o644);
+            h.set_size(0);
+            return self
+                .builder
+                .append_data(&mut h, &wh, io::empty())
+                .ctx(|| format!("write {wh}"));
+        }
+        let node = rfs::openat(
+            parent,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| format!("open {arch_name}"))?;
+        let mut xattrs = fsx::xattrs(node.as_fd(), ft == FileType::Symlink);
+        let opaque = self.overlay_whiteouts
+            && ft == FileType::Directory
+            && xattrs
+                .iter()
+                .any(|(k, v)| k == OPAQUE_XATTR && v.as_slice() == b"y");
+        if self.overlay_whiteouts {
+            xattrs.retain(|(k, _)| !k.starts_with("trusted.overlay."));
+        }
+        if !xattrs.is_empty() {
+            self.pax(arch_name, &xattrs)?;
+        }
+        let mut h = base_header(st);
+        let ctx = || format!("write {arch_name}");
+        if ft != FileType::Directory && st.st_nlink > 1 {
+            let key = (st.st_dev, st.st_ino);
+            if let Some(first) = self.links.get(&key) {
+                h.set_entry_type(EntryType::Link);
+                h.set_size(0);
+                let first = first.clone();
+                return self.builder.append_link(&mut h, arch_name, &first).ctx(ctx);
+            }
+            self.links.insert(key, arch_name.to_string());
+        }
+        match ft {
+            FileType::RegularFile => {
+                h.set_entry_type(EntryType::Regular);
+                let fd = rfs::openat(
+                    parent,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .ctx(|| format!("open {arch_name}"))?;
+                let size = st.st_size as u64;
+                h.set_size(size);
+                // The file may change while it is read: send exactly `size` bytes.
+                let data = std::fs::File::from(fd)
+                    .take(size)
+                    .chain(io::repeat(0))
+                    .take(size);
+                self.builder.append_data(&mut h, arch_name, data).ctx(ctx)?;
+            }
+            FileType::Directory => {
+                h.set_entry_type(EntryType::Directory);
+                h.set_size(0);
+                self.builder
+                    .append_data(&mut h, format!("{arch_name}/"), io::empty())
+                    .ctx(ctx)?;
+                if opaque {
+                    let mut m = base_header(st);
+                    m.set_entry_type(EntryType::Regular);
+                    m.set_mode(0o644);
+                    m.set_size(0);
+                    let marker = format!("{arch_name}/{OPAQUE_MARKER}");
+                    self.builder
+                        .append_data(&mut m, &marker, io::empty())
+                        .ctx(ctx)?;
+                }
+            }
+            FileType::Symlink => {
+                let target =
+                    fsx::read_link(parent, name).ctx(|| format!("read link {arch_name}"))?;
+                h.set_entry_type(EntryType::Symlink);
+                h.set_size(0);
+                self.builder
+                    .append_link(&mut h, arch_name, &target)
+                    .ctx(ctx)?;
+            }
+            FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
+                h.set_entry_type(match ft {
+                    FileType::CharacterDevice => EntryType::Char,
+                    FileType::BlockDevice => EntryType::Block,
+                    _ => EntryType::Fifo,
+                });
+                h.set_size(0);
+                if ft != FileType::Fifo {
+                    h.set_device_major(rfs::major(st.st_rdev)).ctx(ctx)?;
+                    h.set_device_minor(rfs::minor(st.st_rdev)).ctx(ctx)?;
+                }
+                self.builder
+                    .append_data(&mut h, arch_name, io::empty())
+                    .ctx(ctx)?;
+            }
+            // Sockets and unknown types are not archivable (Docker skips sockets too).
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Writes a `.wh.` entry deleting `arch_name`.
+    pub fn add_whiteout(&mut self, arch_name: &str) -> Result<()> {
+        let wh = match arch_name.rsplit_once('/') {
+            Some((d, n)) => format!("{d}/{WHITEOUT_PREFIX}{n}"),
+            None => format!("{WHITEOUT_PREFIX}{arch_name}"),
+        };
+        let mut h = Header::new_gnu();
+        h.set_entry_type(EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_size(0);
+        h.set_mtime(0);
+        self.builder
+            .append_data(&mut h, &wh, io::empty())
+            .ctx(|| format!("write {wh}"))
+    }
+
+    /// Writes a regular file entry from memory (docker-archive metadata, tests).
+    pub fn add_bytes(&mut self, arch_name: &str, data: &[u8], mode: u32) -> Result<()> {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(EntryType::Regular);
+        h.set_mode(mode);
+        h.set_size(data.len() as u64);
+        h.set_mtime(0);
+        self.builder
+            .append_data(&mut h, arch_name, data)
+            .ctx(|| format!("write {arch_name}"))
+    }
+
+    /// Writes a regular file entry of `size` bytes read from `data`.
+    pub fn add_reader(&mut self, arch_name: &str, size: u64, data: impl Read) -> Result<()> {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(EntryType::Regular);
+        h.set_mode(0o644);
+        h.set_size(size);
+        h.set_mtime(0);
+        self.builder
+            .append_data(&mut h, arch_name, data)
+            .ctx(|| format!("write {arch_name}"))
+    }
+
+    /// Writes a directory entry (`name/`).
+    pub fn add_dir(&mut self, arch_name: &str) -> Result<()> {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(EntryType::Directory);
+        h.set_mode(0o755);
+        h.set_size(0);
+        h.set_mtime(0);
+        self.builder
+            .append_data(&mut h, format!("{arch_name}/"), io::empty())
+            .ctx(|| format!("write {arch_name}"))
+    }
+
+    /// Writes a symlink entry.
+    pub fn add_symlink(&mut self, arch_name: &str, target: &str) -> Result<()> {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(EntryType::Symlink);
+        h.set_mode(0o777);
+        h.set_size(0);
+        h.set_mtime(0);
+        self.builder
+            .append_link(&mut h, arch_name, target)
+            .ctx(|| format!("write {arch_name}"))
+    }
+
+    /// A PAX extended header carrying `SCHILY.xattr.*` records for the next entry.
+    fn pax(&mut self, arch_name: &str, xattrs: &[(String, Vec<u8>)]) -> Result<()> {
+        let mut data = vec![];
+        for (k, v) in xattrs {
+            data.extend(pax_record(&format!("SCHILY.xattr.{k}"), v));
+        }
+        let mut h = Header::new_ustar();
+        h.set_entry_type(EntryType::XHeader);
+        h.set_mode(0o644);
+        h.set_size(data.len() as u64);
+        h.set_mtime(0);
+        let short: String = arch_name
+            .chars()
+            .rev()
+            .take(80)
+            .collect::<String>()
+            .chars()
+            .rev()
+            .collect();
+        let pax_name = format!("PaxHeaders.0/{}", short.trim_start_matches('/'));
+        let _ = h.set_path(&pax_name);
+        h.set_cksum();
+        self.builder
+            .append(&h, data.as_slice())
+            .ctx(|| format!("write xattrs of {arch_name}"))
+    }
+}
+
+/// One PAX record: `"<len> <key>=<value>\n"`, where len counts the whole record.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let body = key.len() + value.len() + 3; // ' ', '=', '\n'
+    let mut len = body + 1;
+    while len != body + len.to_string().len() {
+        len = body + len.to_string().len();
+    }
+    let mut rec = format!("{len} {key}=").into_bytes();
+    rec.extend_from_slice(value);
+    rec.push(b'\n');
+    rec
+}
+
+fn base_header(st: &Stat) -> Header {
+    let mut h = Header::new_gnu();
+    h.set_mode(st.st_mode & 0o7777);
+    h.set_uid(st.st_uid as u64);
+    h.set_gid(st.st_gid as u64);
+    h.set_mtime(st.st_mtime.max(0) as u64);
+    h
+}
+
+/// Name bytes to a `String` for archive names (lossy for non-UTF-8 names).
+pub fn name_str(n: &OsStr) -> String {
+    String::from_utf8_lossy(n.as_bytes()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pax_record_length_counts_itself() {
+        let r = pax_record("SCHILY.xattr.user.a", b"b");
+        let s = String::from_utf8_lossy(&r);
+        let (len, _) = s.split_once(' ').unwrap_or_default();
+        assert_eq!(len.parse::<usize>().ok(), Some(r.len()));
+        assert_eq!(String::from_utf8_lossy(&pax_record("k", b"12")), "7 k=12\n");
+        // Body of 9 bytes: a 1-digit length would make 10, which needs 2 digits: 11.
+        assert_eq!(
+            String::from_utf8_lossy(&pax_record("kk", b"1234")),
+            "11 kk=1234\n"
+        );
+    }
+}
