@@ -414,8 +414,10 @@ pub trait Engine: Send + Sync + 'static {
     async fn version(&self) -> Result<docker::SystemVersion>;
     /// `GET /info`.
     async fn info(&self) -> Result<docker::SystemInfo>;
-    /// `GET /system/df`.
-    async fn system_df(&self) -> Result<docker::SystemDataUsageResponse>;
+    /// `GET /system/df`, in the pre-1.52 shape every client up to docker 28 reads
+    /// (`LayersSize`, `Images`, `Containers`, `Volumes`, `BuildCache` arrays), which the
+    /// generated 1.53 model no longer has.
+    async fn system_df(&self) -> Result<serde_json::Value>;
     /// `GET /events`: past events matching `options` first, then live ones.
     async fn events(&self, options: EventsOptions) -> Result<BoxStream<docker::EventMessage>>;
 

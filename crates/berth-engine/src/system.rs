@@ -1,0 +1,313 @@
+//! System endpoints: version, info, disk usage, events, and the built-in networks.
+
+use std::collections::HashMap;
+
+use berth_model::docker::{self, SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum};
+use berth_model::{BoxStream, Error, EventsOptions, Filters};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::{events, objects, util, Engine};
+
+/// berth's version, reported where Docker reports its own.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn kernel() -> String {
+    rustix::system::uname().release().to_string_lossy().into_owned()
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+fn cgroup_version() -> SystemInfoCgroupVersionEnum {
+    // Pure v2 when the root of /sys/fs/cgroup is a cgroup2 mount.
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        SystemInfoCgroupVersionEnum::_2
+    } else {
+        SystemInfoCgroupVersionEnum::_1
+    }
+}
+
+impl Engine {
+    pub(crate) fn version_info(&self) -> docker::SystemVersion {
+        let details = HashMap::from([
+            ("ApiVersion".to_string(), "1.47".to_string()),
+            ("MinAPIVersion".to_string(), "1.24".to_string()),
+            ("Os".to_string(), "linux".to_string()),
+            ("Arch".to_string(), std::env::consts::ARCH.to_string()),
+            ("KernelVersion".to_string(), kernel()),
+        ]);
+        docker::SystemVersion {
+            platform: Some(docker::SystemVersionPlatform { name: "berth".into() }),
+            components: Some(vec![
+                docker::SystemVersionComponents {
+                    name: "Engine".into(),
+                    version: VERSION.into(),
+                    details: Some(details),
+                },
+                docker::SystemVersionComponents {
+                    name: "berth-runtime".into(),
+                    version: VERSION.into(),
+                    details: Some(HashMap::from([("GitCommit".to_string(), String::new())])),
+                },
+            ]),
+            version: Some(VERSION.into()),
+            api_version: Some("1.47".into()),
+            min_api_version: Some("1.24".into()),
+            git_commit: Some(String::new()),
+            go_version: Some(format!("rust (berth {VERSION})")),
+            os: Some("linux".into()),
+            arch: Some(std::env::consts::ARCH.into()),
+            kernel_version: Some(kernel()),
+            experimental: Some(false),
+            build_time: Some(String::new()),
+        }
+    }
+
+    pub(crate) async fn system_info(&self) -> docker::SystemInfo {
+        let recs: Vec<_> = self.all_containers().iter().map(|c| c.snapshot()).collect();
+        let running = recs.iter().filter(|r| r.state.status == "running").count() as i64;
+        let paused = recs.iter().filter(|r| r.state.status == "paused").count() as i64;
+        let images = self.images.count().await;
+        let mut runtimes = HashMap::new();
+        runtimes.insert(
+            "berth-runtime".to_string(),
+            docker::Runtime {
+                path: Some(self.config.runtime.display().to_string()),
+                ..Default::default()
+            },
+        );
+        let mut security = crate::spec::security_options();
+        if cgroup_version() == SystemInfoCgroupVersionEnum::_2 {
+            security.push("name=cgroupns".into());
+        }
+        let uts = rustix::system::uname();
+        docker::SystemInfo {
+            id: Some(self.daemon_id()),
+            containers: Some(recs.len() as i64),
+            containers_running: Some(running),
+            containers_paused: Some(paused),
+            containers_stopped: Some(recs.len() as i64 - running - paused),
+            images: Some(images),
+            driver: Some(self.images.driver_name()),
+            driver_status: Some(vec![
+                vec!["Backing Filesystem".into(), "extfs".into()],
+                vec!["Supports d_type".into(), "true".into()],
+            ]),
+            docker_root_dir: Some(self.config.data_root.display().to_string()),
+            plugins: Some(docker::PluginsInfo {
+                volume: Some(vec!["local".into()]),
+                network: Some(vec!["host".into(), "null".into()]),
+                authorization: None,
+                log: Some(vec!["json-file".into()]),
+            }),
+            memory_limit: Some(true),
+            swap_limit: Some(true),
+            cpu_cfs_period: Some(true),
+            cpu_cfs_quota: Some(true),
+            cpu_shares: Some(true),
+            cpu_set: Some(true),
+            pids_limit: Some(true),
+            oom_kill_disable: Some(cgroup_version() == SystemInfoCgroupVersionEnum::_1),
+            ipv4_forwarding: Some(true),
+            debug: Some(false),
+            nfd: Some(std::fs::read_dir("/proc/self/fd").map(|d| d.count() as i64).unwrap_or(0)),
+            n_goroutines: Some(0),
+            system_time: Some(util::now_rfc3339()),
+            logging_driver: Some("json-file".into()),
+            cgroup_driver: Some(SystemInfoCgroupDriverEnum::CGROUPFS),
+            cgroup_version: Some(cgroup_version()),
+            n_events_listener: Some(0),
+            kernel_version: Some(kernel()),
+            operating_system: Some(os_name()),
+            os_version: Some(String::new()),
+            os_type: Some("linux".into()),
+            architecture: Some(uts.machine().to_string_lossy().into_owned()),
+            ncpu: Some(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1)),
+            mem_total: Some(mem_total()),
+            index_server_address: Some("https://index.docker.io/v1/".into()),
+            registry_config: Some(docker::RegistryServiceConfig {
+                insecure_registry_cidrs: Some(vec!["127.0.0.0/8".into()]),
+                index_configs: Some(HashMap::new()),
+                mirrors: Some(Vec::new()),
+                ..Default::default()
+            }),
+            name: Some(uts.nodename().to_string_lossy().into_owned()),
+            labels: Some(Vec::new()),
+            experimental_build: Some(false),
+            server_version: Some(VERSION.into()),
+            runtimes: Some(runtimes),
+            default_runtime: Some("berth-runtime".into()),
+            swarm: Some(docker::SwarmInfo {
+                local_node_state: Some(docker::LocalNodeState::INACTIVE),
+                node_id: Some(String::new()),
+                node_addr: Some(String::new()),
+                control_available: Some(false),
+                error: Some(String::new()),
+                ..Default::default()
+            }),
+            live_restore_enabled: Some(true),
+            isolation: None,
+            init_binary: Some("berth-init".into()),
+            containerd_commit: None,
+            runc_commit: None,
+            init_commit: None,
+            security_options: Some(security),
+            warnings: Some(Vec::new()),
+            ..Default::default()
+        }
+    }
+
+    fn daemon_id(&self) -> String {
+        let path = self.config.data_root.join("engine-id");
+        if let Ok(id) = std::fs::read_to_string(&path) {
+            return id.trim().to_string();
+        }
+        let id = util::new_id().unwrap_or_default();
+        let _ = util::write_atomic(&path, id.as_bytes());
+        id
+    }
+
+    pub(crate) async fn df(&self) -> Result<serde_json::Value, Error> {
+        let images = self.images.df_images(&self.all_containers().iter().map(|c| c.snapshot().image_id).collect::<Vec<_>>()).await?;
+        let mut containers = Vec::new();
+        for c in self.all_containers() {
+            let r = c.snapshot();
+            let (rw, root) = self.images.sizes(&r.image_id, &self.container_dir(&r.id)).await;
+            containers.push(serde_json::json!({
+                "Id": r.id, "Names": [format!("/{}", r.name)], "Image": r.image_ref, "ImageID": r.image_id,
+                "Command": crate::container::command_line(&r), "Created": util::parse_rfc3339(&r.created).map(|t| t as i64),
+                "Ports": [], "SizeRw": rw, "SizeRootFs": root, "Labels": crate::container::labels(&r),
+                "State": r.state.status, "Status": crate::container::status_text(&r.state, util::unix_now()),
+                "HostConfig": {"NetworkMode": r.host_config.network_mode.clone().unwrap_or_else(|| "default".into())},
+                "NetworkSettings": {"Networks": {}}, "Mounts": r.mounts,
+            }));
+        }
+        let mut volumes = Vec::new();
+        for v in self.volumes.list() {
+            let refs = self.volume_users(&v.name).len();
+            let size = self.volumes.size(&v.name);
+            let mut j = serde_json::to_value(&v).unwrap_or_default();
+            j["UsageData"] = serde_json::json!({"Size": size, "RefCount": refs});
+            volumes.push(j);
+        }
+        let layers: i64 = images.iter().filter_map(|i| i.get("Size").and_then(|s| s.as_i64())).sum();
+        Ok(serde_json::json!({
+            "LayersSize": layers,
+            "Images": images,
+            "Containers": containers,
+            "Volumes": volumes,
+            "BuildCache": [],
+        }))
+    }
+
+    pub(crate) async fn events_stream(&self, opts: EventsOptions) -> Result<BoxStream<docker::EventMessage>, Error> {
+        let (past, mut live) = self.events.subscribe(opts.since);
+        let (tx, rx) = mpsc::channel(256);
+        let filters = opts.filters.clone();
+        let until = opts.until;
+        tokio::spawn(async move {
+            for e in past {
+                if until.is_some_and(|u| events::event_time(&e) > u) {
+                    return;
+                }
+                if events::matches(&e, &filters) && tx.send(e).await.is_err() {
+                    return;
+                }
+            }
+            loop {
+                let deadline = until.map(|u| {
+                    let wait = (u - util::unix_now()).max(0.0);
+                    tokio::time::Instant::now() + std::time::Duration::from_secs_f64(wait)
+                });
+                let next = async {
+                    match deadline {
+                        Some(d) => tokio::time::timeout_at(d, live.recv()).await.ok(),
+                        None => Some(live.recv().await),
+                    }
+                };
+                let e = tokio::select! {
+                    e = next => e,
+                    _ = tx.closed() => return,
+                };
+                match e {
+                    None => return,
+                    Some(Ok(e)) => {
+                        if events::matches(&e, &filters) && tx.send(e).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Err(broadcast::error::RecvError::Lagged(_))) => continue,
+                    Some(Err(broadcast::error::RecvError::Closed)) => return,
+                }
+            }
+        });
+        Ok(Box::pin(ReceiverStream::new(rx)))
+    }
+
+    pub(crate) fn networks(&self, filters: &Filters) -> Vec<docker::Network> {
+        ["bridge", "host", "none"]
+            .iter()
+            .map(|name| docker::Network {
+                name: Some((*name).into()),
+                id: Some(objects::network_id(name)),
+                created: Some(util::rfc3339(std::time::SystemTime::now() - self.started.elapsed())),
+                scope: Some("local".into()),
+                driver: Some(match *name { "none" => "null", n => n }.into()),
+                enable_ipv4: Some(*name == "bridge"),
+                enable_ipv6: Some(false),
+                ipam: Some(docker::Ipam {
+                    driver: Some("default".into()),
+                    config: Some(Vec::new()),
+                    options: Some(HashMap::new()),
+                }),
+                internal: Some(false),
+                attachable: Some(false),
+                ingress: Some(false),
+                config_only: Some(false),
+                options: Some(HashMap::new()),
+                labels: Some(HashMap::new()),
+                ..Default::default()
+            })
+            .filter(|n| {
+                filters.iter().all(|(k, vals)| {
+                    vals.iter().any(|v| match k.as_str() {
+                        "name" => n.name.as_deref().is_some_and(|x| x.contains(v.as_str())),
+                        "id" => n.id.as_deref().is_some_and(|x| x.starts_with(v.as_str())),
+                        "driver" => n.driver.as_deref() == Some(v),
+                        "type" => v == "builtin",
+                        "scope" => v == "local",
+                        _ => false,
+                    })
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) fn network(&self, id: &str) -> Result<docker::Network, Error> {
+        self.networks(&Filters::new())
+            .into_iter()
+            .find(|n| n.name.as_deref() == Some(id) || n.id.as_deref().is_some_and(|x| x.starts_with(id) && !id.is_empty()))
+            .ok_or_else(|| Error::not_found(format!("network {id} not found")))
+    }
+}
+
+fn mem_total() -> i64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
