@@ -1,0 +1,942 @@
+//! Image commands: `images`, `pull`, `load`, `save`, `tag`, `rmi`, `import`, `history`,
+//! `commit`, `image prune`, and the JSON-message progress display they share.
+
+use std::io::Write as _;
+
+use anyhow::{anyhow, bail, Context as _};
+use http_body_util::BodyExt as _;
+use hyper::Method;
+use tokio::io::AsyncWriteExt as _;
+
+use super::{need_args, parse};
+use crate::args::{b, v, Flag};
+use crate::client::{path_seg, reader_body, with_query};
+use crate::format::{ellipsis, render_list, short_id};
+use crate::human::{ago, human_size, rfc3339};
+use crate::json::J;
+use crate::stream;
+use crate::{Ctx, StatusError};
+
+/// Splits "repo[:tag][@digest]" into (repo, tag-or-digest); the tag defaults to "latest".
+pub fn split_ref(r: &str) -> (String, String) {
+    if let Some((repo, digest)) = r.split_once('@') {
+        return (repo.to_string(), digest.to_string());
+    }
+    let slash = r.rfind('/').map_or(0, |i| i + 1);
+    match r[slash..].rfind(':') {
+        Some(i) => (r[..slash + i].to_string(), r[slash + i + 1..].to_string()),
+        None => (r.to_string(), "latest".to_string()),
+    }
+}
+
+/// "busybox" → "busybox:latest" (docker's familiar form, as its messages show it).
+pub fn normalize_ref(r: &str) -> String {
+    if r.contains('@') {
+        return r.to_string();
+    }
+    let (repo, tag) = split_ref(r);
+    format!("{repo}:{tag}")
+}
+
+/// Docker's filter encoding: `{"key":{"value":true}}`.
+pub fn filters_json(filters: &[String]) -> anyhow::Result<Option<String>> {
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let mut o = J::Obj(Vec::new());
+    for f in filters {
+        let (k, v) = f
+            .split_once('=')
+            .ok_or_else(|| anyhow!("bad format of filter (expected name=value)"))?;
+        let k = k.trim().to_ascii_lowercase();
+        let mut m = o.get(&k).cloned().unwrap_or(J::Obj(Vec::new()));
+        m.set(v.trim(), J::Bool(true));
+        o.set(&k, m);
+    }
+    Ok(Some(o.to_compact()))
+}
+
+/// Prints a JSON-message stream (pull, load, import, push): one line per message without a
+/// terminal, in-place progress lines per layer on one. Returns the last `status`.
+pub async fn show_messages(
+    res: hyper::Response<hyper::body::Incoming>,
+    quiet: bool,
+) -> anyhow::Result<String> {
+    let tty = stream::stdout_is_tty();
+    let mut body = res.into_body();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut ids: Vec<String> = Vec::new();
+    let mut last = String::new();
+    let mut out = std::io::stdout();
+    while let Some(frame) = body.frame().await {
+        let frame = frame?;
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        buf.extend_from_slice(data);
+        while let Some(nl) = buf.iter().position(|&c| c == b'\n') {
+            let line: Vec<u8> = buf.drain(..=nl).collect();
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let m = J::parse(text.as_bytes())
+                .map_err(|e| anyhow!("the daemon sent a bad progress message: {e}"))?;
+            if let Some(e) = m
+                .get("errorDetail")
+                .map(|e| e.str_of("message"))
+                .filter(|s| !s.is_empty())
+                .or_else(|| Some(m.str_of("error")).filter(|s| !s.is_empty()))
+            {
+                bail!("{e}");
+            }
+            if let Some(s) = m.get("stream").and_then(J::as_str) {
+                if !quiet {
+                    print!("{s}");
+                }
+                continue;
+            }
+            let status = m.str_of("status").to_string();
+            last = status.clone();
+            if quiet {
+                continue;
+            }
+            let id = m.str_of("id").to_string();
+            let progress = m.str_of("progress").to_string();
+            let has_progress = m
+                .get("progressDetail")
+                .is_some_and(|p| !p.pairs().is_empty());
+            if !tty {
+                if has_progress {
+                    continue;
+                }
+                if id.is_empty() {
+                    let _ = writeln!(out, "{status}");
+                } else {
+                    let _ = writeln!(out, "{id}: {status}");
+                }
+                continue;
+            }
+            let line = if id.is_empty() {
+                status.clone()
+            } else {
+                format!("{id}: {status} {progress}")
+            };
+            if id.is_empty() {
+                let _ = writeln!(out, "{line}");
+                continue;
+            }
+            match ids.iter().position(|x| *x == id) {
+                Some(i) => {
+                    let up = ids.len() - i;
+                    let _ = write!(out, "\x1b[{up}A\r\x1b[2K{line}\x1b[{up}B\r");
+                }
+                None => {
+                    ids.push(id);
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            let _ = out.flush();
+        }
+    }
+    Ok(last)
+}
+
+/// Pulls an image (`POST /images/create?fromImage=..&tag=..`), showing progress on
+/// stderr-free stdout like docker, and the image name at the end when `print_name`.
+pub async fn pull(ctx: &Ctx, image: &str, quiet: bool, print_name: bool) -> anyhow::Result<()> {
+    let (repo, tag) = split_ref(image);
+    let q = if tag.starts_with("sha256:") {
+        vec![("fromImage", format!("{repo}@{tag}"))]
+    } else {
+        vec![("fromImage", repo.clone()), ("tag", tag.clone())]
+    };
+    let res = ctx
+        .client
+        .send(
+            Method::POST,
+            &with_query("/images/create", &q),
+            crate::client::empty(),
+            &[],
+        )
+        .await?;
+    show_messages(res, quiet).await?;
+    if print_name && !quiet {
+        let _ = print_name;
+    }
+    Ok(())
+}
+
+const PULL_FLAGS: &[Flag] = &[
+    b("quiet", Some('q'), "Suppress verbose output"),
+    v(
+        "platform",
+        None,
+        "Set platform if server is multi-platform capable",
+    ),
+    b(
+        "all-tags",
+        Some('a'),
+        "Download all tagged images in the repository",
+    ),
+];
+
+/// `pull`.
+pub async fn pull_cmd(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, PULL_FLAGS, rest, true)? else {
+        return Ok(0);
+    };
+    need_args(&p, 1, true)?;
+    pull(ctx, &p.args[0], p.on("quiet"), false).await?;
+    println!("{}", normalize_ref(&p.args[0]));
+    Ok(0)
+}
+
+const IMAGES_FLAGS: &[Flag] = &[
+    b(
+        "all",
+        Some('a'),
+        "Show all images (default hides intermediate images)",
+    ),
+    b("digests", None, "Show digests"),
+    v(
+        "filter",
+        Some('f'),
+        "Filter output based on conditions provided",
+    ),
+    v("format", None, "Format output using a custom template"),
+    b("no-trunc", None, "Don't truncate output"),
+    b("quiet", Some('q'), "Only show image IDs"),
+    b(
+        "tree",
+        None,
+        "List multi-platform images as a tree (not supported)",
+    ),
+];
+
+fn image_rows(images: &[J], trunc: bool, digests: bool) -> Vec<J> {
+    let mut rows = Vec::new();
+    for img in images {
+        let tags: Vec<&str> = img
+            .get("RepoTags")
+            .map(J::items)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(J::as_str)
+            .filter(|t| *t != "<none>:<none>")
+            .collect();
+        let dgs: Vec<&str> = img
+            .get("RepoDigests")
+            .map(J::items)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(J::as_str)
+            .filter(|t| *t != "<none>@<none>")
+            .collect();
+        let mut entries: Vec<(String, String, String)> = Vec::new();
+        if tags.is_empty() && dgs.is_empty() {
+            entries.push(("<none>".into(), "<none>".into(), "<none>".into()));
+        } else {
+            let mut repo_tags: Vec<(String, Vec<String>)> = Vec::new();
+            for t in &tags {
+                let (r, tag) = split_ref(t);
+                match repo_tags.iter_mut().find(|(x, _)| *x == r) {
+                    Some(e) => e.1.push(tag),
+                    None => repo_tags.push((r, vec![tag])),
+                }
+            }
+            let mut repo_digests: Vec<(String, Vec<String>)> = Vec::new();
+            for d in &dgs {
+                let (r, dg) = d
+                    .split_once('@')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .unwrap_or_default();
+                match repo_digests.iter_mut().find(|(x, _)| *x == r) {
+                    Some(e) => e.1.push(dg),
+                    None => repo_digests.push((r, vec![dg])),
+                }
+            }
+            for (repo, tags) in &repo_tags {
+                let ds = repo_digests
+                    .iter()
+                    .position(|(r, _)| r == repo)
+                    .map(|i| repo_digests.remove(i).1)
+                    .unwrap_or_default();
+                for t in tags {
+                    if ds.is_empty() || !digests {
+                        entries.push((repo.clone(), t.clone(), "<none>".into()));
+                    } else {
+                        for d in &ds {
+                            entries.push((repo.clone(), t.clone(), d.clone()));
+                        }
+                    }
+                }
+            }
+            for (repo, ds) in repo_digests {
+                if digests {
+                    for d in ds {
+                        entries.push((repo.clone(), "<none>".into(), d));
+                    }
+                } else {
+                    entries.push((
+                        repo,
+                        "<none>".into(),
+                        ds.first().cloned().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        let id = img.str_of("Id");
+        let size = img.i64_of("Size");
+        let shared = img.get("SharedSize").and_then(J::as_i64).unwrap_or(-1);
+        let containers = img.get("Containers").and_then(J::as_i64).unwrap_or(-1);
+        let created = img.i64_of("Created");
+        for (repo, tag, digest) in entries {
+            rows.push(J::obj([
+                (
+                    "Containers",
+                    J::s(if containers < 0 {
+                        "N/A".to_string()
+                    } else {
+                        containers.to_string()
+                    }),
+                ),
+                ("CreatedAt", J::s(crate::human::go_time_string(created))),
+                ("CreatedSince", J::s(ago(created as f64))),
+                ("Digest", J::s(digest)),
+                (
+                    "ID",
+                    J::s(if trunc { short_id(id) } else { id.to_string() }),
+                ),
+                ("Repository", J::s(repo)),
+                (
+                    "SharedSize",
+                    J::s(if shared < 0 {
+                        "N/A".to_string()
+                    } else {
+                        human_size(shared as f64)
+                    }),
+                ),
+                ("Size", J::s(human_size(size as f64))),
+                ("Tag", J::s(tag)),
+                (
+                    "UniqueSize",
+                    J::s(if shared < 0 || size < 0 {
+                        "N/A".to_string()
+                    } else {
+                        human_size((size - shared) as f64)
+                    }),
+                ),
+                ("VirtualSize", J::s(human_size(size as f64))),
+            ]));
+        }
+    }
+    rows
+}
+
+/// `images`.
+pub async fn images(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, IMAGES_FLAGS, rest, true)? else {
+        return Ok(0);
+    };
+    let mut filters = p.all("filter").to_vec();
+    if let Some(r) = p.args.first() {
+        filters.push(format!("reference={r}"));
+    }
+    let mut q = Vec::new();
+    if p.on("all") {
+        q.push(("all", "1".to_string()));
+    }
+    if let Some(f) = filters_json(&filters)? {
+        q.push(("filters", f));
+    }
+    let list = ctx.client.get(&with_query("/images/json", &q)).await?;
+    let digests = p.on("digests");
+    let rows = image_rows(list.items(), !p.on("no-trunc"), digests);
+    let default = if digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    let mut format = p.str("format").to_string();
+    if p.on("quiet") {
+        format = "{{.ID}}".into();
+    }
+    let header = J::obj([
+        ("Containers", J::s("CONTAINERS")),
+        ("CreatedAt", J::s("CREATED AT")),
+        ("CreatedSince", J::s("CREATED")),
+        ("Digest", J::s("DIGEST")),
+        ("ID", J::s("IMAGE ID")),
+        ("Repository", J::s("REPOSITORY")),
+        ("SharedSize", J::s("SHARED SIZE")),
+        ("Size", J::s("SIZE")),
+        ("Tag", J::s("TAG")),
+        ("UniqueSize", J::s("UNIQUE SIZE")),
+        ("VirtualSize", J::s("SIZE")),
+    ]);
+    let mut out = render_list(&format, default, &header, &rows)?;
+    if p.on("quiet") {
+        // docker -q lists each image ID once.
+        let mut seen = Vec::new();
+        out = out
+            .lines()
+            .filter(|l| {
+                if seen.contains(l) {
+                    false
+                } else {
+                    seen.push(*l);
+                    true
+                }
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+const LOAD_FLAGS: &[Flag] = &[
+    v(
+        "input",
+        Some('i'),
+        "Read from tar archive file, instead of STDIN",
+    ),
+    b("quiet", Some('q'), "Suppress the load output"),
+    v("platform", None, "Load only the given platform"),
+];
+
+/// `load`.
+pub async fn load(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, LOAD_FLAGS, rest, true)? else {
+        return Ok(0);
+    };
+    let body = match p.get("input") {
+        Some(f) => reader_body(
+            tokio::fs::File::open(f)
+                .await
+                .with_context(|| format!("open {f}"))?,
+        ),
+        None => {
+            if stream::stdin_is_tty() {
+                bail!("requested load from stdin, but stdin is empty");
+            }
+            reader_body(tokio::io::stdin())
+        }
+    };
+    let quiet = p.on("quiet") || !stream::stdout_is_tty();
+    let path = format!("/images/load?quiet={}", if quiet { "1" } else { "0" });
+    let res = ctx
+        .client
+        .send(
+            Method::POST,
+            &path,
+            body,
+            &[("Content-Type", "application/x-tar")],
+        )
+        .await?;
+    let is_json = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if is_json {
+        show_messages(res, p.on("quiet")).await?;
+    } else {
+        let b = res.into_body().collect().await?.to_bytes();
+        std::io::stdout().write_all(&b)?;
+    }
+    Ok(0)
+}
+
+/// Streams a response body to `-o FILE` (written to a temp file and renamed) or stdout.
+pub async fn body_to_output(
+    res: hyper::Response<hyper::body::Incoming>,
+    output: Option<&str>,
+    what: &str,
+) -> anyhow::Result<()> {
+    let mut body = res.into_body();
+    match output {
+        Some(path) => {
+            let target = std::path::Path::new(path);
+            let dir = target
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            let tmp = dir.join(format!(
+                ".{}.berth-tmp-{}",
+                target.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
+                std::process::id()
+            ));
+            let mut f = tokio::fs::File::create(&tmp).await.with_context(|| {
+                format!("failed to save {what}: cannot create {}", tmp.display())
+            })?;
+            let r: anyhow::Result<()> = async {
+                while let Some(frame) = body.frame().await {
+                    if let Some(d) = frame?.data_ref() {
+                        f.write_all(d).await?;
+                    }
+                }
+                f.sync_all().await?;
+                Ok(())
+            }
+            .await;
+            if let Err(e) = r {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+            tokio::fs::rename(&tmp, target)
+                .await
+                .with_context(|| format!("failed to save {what} to {path}"))?;
+        }
+        None => {
+            if stream::stdout_is_tty() {
+                bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+            }
+            let mut out = tokio::io::stdout();
+            while let Some(frame) = body.frame().await {
+                if let Some(d) = frame?.data_ref() {
+                    out.write_all(d).await?;
+                }
+            }
+            out.flush().await?;
+        }
+    }
+    Ok(())
+}
+
+const SAVE_FLAGS: &[Flag] = &[
+    v("output", Some('o'), "Write to a file, instead of STDOUT"),
+    v("platform", None, "Save only the given platform"),
+];
+
+/// `save`.
+pub async fn save(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, SAVE_FLAGS, rest, true)? else {
+        return Ok(0);
+    };
+    need_args(&p, 1, false)?;
+    if p.get("output").is_none() && stream::stdout_is_tty() {
+        bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+    }
+    let q: Vec<(&str, String)> = p.args.iter().map(|n| ("names", n.clone())).collect();
+    let res = ctx
+        .client
+        .send(
+            Method::GET,
+            &with_query("/images/get", &q),
+            crate::client::empty(),
+            &[],
+        )
+        .await?;
+    body_to_output(res, p.get("output"), "the images").await?;
+    Ok(0)
+}
+
+/// `tag`.
+pub async fn tag(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, &[], rest, true)? else {
+        return Ok(0);
+    };
+    need_args(&p, 2, true)?;
+    let (repo, tag) = split_ref(&p.args[1]);
+    ctx.client
+        .post(&with_query(
+            &format!("/images/{}/tag", path_seg(&p.args[0])),
+            &[("repo", repo), ("tag", tag)],
+        ))
+        .await?;
+    Ok(0)
+}
+
+const RMI_FLAGS: &[Flag] = &[
+    b("force", Some('f'), "Force removal of the image"),
+    b("no-prune", None, "Do not delete untagged parents"),
+];
+
+/// `rmi`.
+pub async fn rmi(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, RMI_FLAGS, rest, true)? else {
+        return Ok(0);
+    };
+    need_args(&p, 1, false)?;
+    let mut q = Vec::new();
+    if p.on("force") {
+        q.push(("force", "1".to_string()));
+    }
+    if p.on("no-prune") {
+        q.push(("noprune", "1".to_string()));
+    }
+    let mut errors = Vec::new();
+    for name in &p.args {
+        match ctx
+            .client
+            .json(
+                Method::DELETE,
+                &with_query(&format!("/images/{}", path_seg(name)), &q),
+                None,
+            )
+            .await
+        {
+            Ok(list) => {
+                for item in list.items() {
+                    if let Some(u) = item.get("Untagged").and_then(J::as_str) {
+                        println!("Untagged: {u}");
+                    }
+                    if let Some(d) = item.get("Deleted").and_then(J::as_str) {
+                        println!("Deleted: {d}");
+                    }
+                }
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(0)
+    } else {
+        Err(StatusError {
+            code: 1,
+            message: errors.join("\n"),
+        }
+        .into())
+    }
+}
+
+const IMPORT_FLAGS: &[Flag] = &[
+    v(
+        "change",
+        Some('c'),
+        "Apply Dockerfile instruction to the created image",
+    ),
+    v(
+        "message",
+        Some('m'),
+        "Set commit message for imported image",
+    ),
+    v(
+        "platform",
+        None,
+        "Set platform if server is multi-platform capable",
+    ),
+];
+
+/// `import`.
+pub async fn import(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, IMPORT_FLAGS, rest, true)? else {
+        return Ok(0);
+    };
+    need_args(&p, 1, false)?;
+    let src = &p.args[0];
+    let mut q: Vec<(&str, String)> = Vec::new();
+    let body = if src == "-" {
+        q.push(("fromSrc", "-".into()));
+        reader_body(tokio::io::stdin())
+    } else if src.starts_with("http://") || src.starts_with("https://") {
+        q.push(("fromSrc", src.clone()));
+        crate::client::empty()
+    } else {
+        q.push(("fromSrc", "-".into()));
+        reader_body(
+            tokio::fs::File::open(src)
+                .await
+                .with_context(|| format!("open {src}"))?,
+        )
+    };
+    if let Some(r) = p.args.get(1) {
+        let (repo, tag) = split_ref(r);
+        q.push(("repo", repo));
+        q.push(("tag", tag));
+    }
+    if let Some(m) = p.get("message") {
+        q.push(("message", m.to_string()));
+    }
+    for c in p.all("change") {
+        q.push(("changes", c.clone()));
+    }
+    let res = ctx
+        .client
+        .send(
+            Method::POST,
+            &with_query("/images/create", &q),
+            body,
+            &[("Content-Type", "application/x-tar")],
+        )
+        .await?;
+    show_messages(res, false).await?;
+    Ok(0)
+}
+
+const HISTORY_FLAGS: &[Flag] = &[
+    v("format", None, "Format output using a custom template"),
+    b(
+        "human",
+        Some('H'),
+        "Print sizes and dates in human readable format (default true)",
+    ),
+    b("no-trunc", None, "Don't truncate output"),
+    b("quiet", Some('q'), "Only show image IDs"),
+    v("platform", None, "Show history for the given platform"),
+];
+
+/// `history`.
+pub async fn history(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, HISTORY_FLAGS, rest, true)? else {
+        return Ok(0);
+    };
+    need_args(&p, 1, true)?;
+    let list = ctx
+        .client
+        .get(&format!("/images/{}/history", path_seg(&p.args[0])))
+        .await?;
+    let trunc = !p.on("no-trunc");
+    let human = !p.has("human") || p.on("human");
+    let rows: Vec<J> = list
+        .items()
+        .iter()
+        .map(|h| {
+            let id = h.str_of("Id");
+            let created = h.i64_of("Created");
+            let by = h.str_of("CreatedBy").replace('\t', " ");
+            let size = h.i64_of("Size");
+            J::obj([
+                ("Comment", J::s(h.str_of("Comment"))),
+                ("CreatedAt", J::s(rfc3339(created))),
+                (
+                    "CreatedBy",
+                    J::s(if trunc { ellipsis(&by, 45) } else { by }),
+                ),
+                (
+                    "CreatedSince",
+                    J::s(if human {
+                        ago(created as f64)
+                    } else {
+                        rfc3339(created)
+                    }),
+                ),
+                (
+                    "ID",
+                    J::s(if id == "<missing>" {
+                        id.to_string()
+                    } else if trunc {
+                        short_id(id)
+                    } else {
+                        id.to_string()
+                    }),
+                ),
+                (
+                    "Size",
+                    J::s(if human {
+                        human_size(size as f64)
+                    } else {
+                        size.to_string()
+                    }),
+                ),
+            ])
+        })
+        .collect();
+    let header = J::obj([
+        ("Comment", J::s("COMMENT")),
+        ("CreatedAt", J::s("CREATED AT")),
+        ("CreatedBy", J::s("CREATED BY")),
+        ("CreatedSince", J::s("CREATED")),
+        ("ID", J::s("IMAGE")),
+        ("Size", J::s("SIZE")),
+    ]);
+    let format = if p.on("quiet") {
+        "{{.ID}}".to_string()
+    } else {
+        p.str("format").to_string()
+    };
+    print!(
+        "{}",
+        render_list(
+            &format,
+            "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}",
+            &header,
+            &rows
+        )?
+    );
+    Ok(0)
+}
+
+const COMMIT_FLAGS: &[Flag] = &[
+    v(
+        "author",
+        Some('a'),
+        "Author (e.g., \"John Hannibal Smith <hannibal@a-team.com>\")",
+    ),
+    v(
+        "change",
+        Some('c'),
+        "Apply Dockerfile instruction to the created image",
+    ),
+    v("message", Some('m'), "Commit message"),
+    b(
+        "pause",
+        Some('p'),
+        "Pause container during commit (default true)",
+    ),
+];
+
+/// `commit`.
+pub async fn commit(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, COMMIT_FLAGS, rest, true)? else {
+        return Ok(0);
+    };
+    need_args(&p, 1, false)?;
+    let mut q: Vec<(&str, String)> = vec![("container", p.args[0].clone())];
+    if let Some(r) = p.args.get(1) {
+        let (repo, tag) = split_ref(r);
+        q.push(("repo", repo));
+        q.push(("tag", tag));
+    }
+    q.push(("comment", p.str("message").to_string()));
+    q.push(("author", p.str("author").to_string()));
+    let pause = !p.has("pause") || p.on("pause");
+    if !pause {
+        q.push(("pause", "0".into()));
+    }
+    for c in p.all("change") {
+        q.push(("changes", c.clone()));
+    }
+    let res = ctx
+        .client
+        .json(
+            Method::POST,
+            &with_query("/commit", &q),
+            Some(&J::Obj(Vec::new())),
+        )
+        .await?;
+    println!("{}", res.str_of("Id"));
+    Ok(0)
+}
+
+const PRUNE_FLAGS: &[Flag] = &[
+    b(
+        "all",
+        Some('a'),
+        "Remove all unused images, not just dangling ones",
+    ),
+    v(
+        "filter",
+        None,
+        "Provide filter values (e.g. \"until=<timestamp>\")",
+    ),
+    b("force", Some('f'), "Do not prompt for confirmation"),
+];
+
+/// Asks "Are you sure you want to continue? [y/N]" unless forced.
+pub fn confirm(warning: &str, force: bool) -> bool {
+    if force {
+        return true;
+    }
+    print!("{warning}\nAre you sure you want to continue? [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    if std::io::stdin().read_line(&mut line).is_err() {
+        return false;
+    }
+    matches!(line.trim(), "y" | "Y" | "yes" | "Yes")
+}
+
+/// Runs `POST /images/prune` with `filters` and prints what went; returns bytes reclaimed.
+pub async fn prune_images(ctx: &Ctx, all: bool, extra: &[String]) -> anyhow::Result<u64> {
+    let mut f = extra.to_vec();
+    f.push(format!("dangling={}", if all { "false" } else { "true" }));
+    let q = filters_json(&f)?
+        .map(|f| vec![("filters", f)])
+        .unwrap_or_default();
+    let r = ctx
+        .client
+        .json(Method::POST, &with_query("/images/prune", &q), None)
+        .await?;
+    let deleted = r.get("ImagesDeleted").map(J::items).unwrap_or(&[]);
+    if !deleted.is_empty() {
+        println!("Deleted Images:");
+        for d in deleted {
+            if let Some(u) = d.get("Untagged").and_then(J::as_str) {
+                println!("untagged: {u}");
+            }
+            if let Some(x) = d.get("Deleted").and_then(J::as_str) {
+                println!("deleted: {x}");
+            }
+        }
+        println!();
+    }
+    Ok(r.get("SpaceReclaimed")
+        .and_then(J::as_i64)
+        .unwrap_or(0)
+        .max(0) as u64)
+}
+
+/// `image prune`.
+pub async fn prune(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
+    let Some(p) = parse(ctx, PRUNE_FLAGS, rest, true)? else {
+        return Ok(0);
+    };
+    let warning = if p.on("all") {
+        "WARNING! This will remove all images without at least one container associated to them."
+    } else {
+        "WARNING! This will remove all dangling images."
+    };
+    if !confirm(warning, p.on("force")) {
+        return Ok(0);
+    }
+    let n = prune_images(ctx, p.on("all"), p.all("filter")).await?;
+    println!("Total reclaimed space: {}", human_size(n as f64));
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs() {
+        assert_eq!(split_ref("busybox"), ("busybox".into(), "latest".into()));
+        assert_eq!(
+            split_ref("127.0.0.1:5000/bb:1.0"),
+            ("127.0.0.1:5000/bb".into(), "1.0".into())
+        );
+        assert_eq!(
+            split_ref("127.0.0.1:5000/bb"),
+            ("127.0.0.1:5000/bb".into(), "latest".into())
+        );
+        assert_eq!(normalize_ref("busybox"), "busybox:latest");
+        assert_eq!(
+            filters_json(&["dangling=true".into()])
+                .ok()
+                .flatten()
+                .as_deref(),
+            Some(r#"{"dangling":{"true":true}}"#)
+        );
+        assert!(filters_json(&["nonsense".into()]).is_err());
+    }
+
+    #[test]
+    fn image_rows_like_docker() {
+        let imgs = J::parse(br#"[{"Id":"sha256:4f2f2715727bc89e","RepoTags":["busybox:latest","bb:1"],"RepoDigests":[],"Created":0,"Size":1980000,"SharedSize":-1,"Containers":-1},{"Id":"sha256:aaaaaaaaaaaaaaaa","RepoTags":[],"RepoDigests":[],"Created":0,"Size":5,"SharedSize":-1,"Containers":-1}]"#).expect("json");
+        let rows = image_rows(imgs.items(), true, false);
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {}",
+                    r.str_of("Repository"),
+                    r.str_of("Tag"),
+                    r.str_of("ID"),
+                    r.str_of("Size")
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "busybox latest 4f2f2715727b 1.98MB",
+                "bb 1 4f2f2715727b 1.98MB",
+                "<none> <none> aaaaaaaaaaaa 5B"
+            ]
+        );
+    }
+}

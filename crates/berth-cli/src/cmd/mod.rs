@@ -1,0 +1,130 @@
+//! Command dispatch: docker's top-level shortcuts (`ps`, `rmi`, ...) and management
+//! commands (`container ls`, `image rm`, `system df`, `volume ...`) map to the same code.
+
+mod container;
+mod cp;
+mod image;
+mod lifecycle;
+mod run;
+mod stats;
+mod system;
+mod volume;
+
+use crate::args::{self, Flag, Parsed, UsageError};
+use crate::Ctx;
+
+/// Splits the command words into the canonical command path and its arguments.
+pub fn split_command(words: &[String]) -> (String, Vec<String>) {
+    let first = words.first().map(String::as_str).unwrap_or("");
+    let second = words.get(1).map(String::as_str).unwrap_or("");
+    match first {
+        "container" | "image" | "volume" | "system"
+            if !second.is_empty() && !second.starts_with('-') =>
+        {
+            (format!("{first} {second}"), words[2..].to_vec())
+        }
+        _ => (
+            first.to_string(),
+            words.get(1..).map(<[String]>::to_vec).unwrap_or_default(),
+        ),
+    }
+}
+
+/// Whether the command talks to the daemon (help output does not).
+pub fn needs_daemon(path: &str, rest: &[String]) -> bool {
+    !(rest.iter().any(|a| a == "--help")
+        || matches!(
+            path,
+            "container" | "image" | "volume" | "system" | "help" | ""
+        ))
+}
+
+/// Parses a command's flags, answering `--help` with the usage text.
+pub fn parse(
+    ctx: &Ctx,
+    flags: &[Flag],
+    rest: &[String],
+    interspersed: bool,
+) -> anyhow::Result<Option<Parsed>> {
+    let p = args::parse(flags, rest, interspersed)?;
+    if p.help {
+        print!("{}", args::help_text(&ctx.command, "", flags));
+        return Ok(None);
+    }
+    Ok(Some(p))
+}
+
+/// Requires at least `n` positional arguments (docker's "requires at least 1 argument").
+pub fn need_args(p: &Parsed, n: usize, exact: bool) -> anyhow::Result<()> {
+    if p.args.len() < n || (exact && p.args.len() != n) {
+        let what = if exact { "exactly" } else { "at least" };
+        let plural = if n == 1 { "" } else { "s" };
+        return Err(UsageError(format!("requires {what} {n} argument{plural}")).into());
+    }
+    Ok(())
+}
+
+/// Runs one command.
+pub async fn dispatch(ctx: &mut Ctx, path: &str, rest: &[String]) -> anyhow::Result<i32> {
+    let name = path.rsplit(' ').next().unwrap_or(path);
+    let group = path.split_once(' ').map(|(g, _)| g);
+    match (group, name) {
+        (None | Some("container"), "run") => run::run(ctx, rest).await,
+        (None | Some("container"), "create") => run::create(ctx, rest).await,
+        (None | Some("container"), "start") => run::start(ctx, rest).await,
+        (None | Some("container"), "attach") => run::attach(ctx, rest).await,
+        (None | Some("container"), "exec") => run::exec(ctx, rest).await,
+        (None, "ps") | (Some("container"), "ls" | "list" | "ps") => container::ps(ctx, rest).await,
+        (None | Some("container"), "logs") => container::logs(ctx, rest).await,
+        (None | Some("container"), "stop") => lifecycle::stop(ctx, rest).await,
+        (None | Some("container"), "kill") => lifecycle::kill(ctx, rest).await,
+        (None, "rm") | (Some("container"), "rm" | "remove") => lifecycle::rm(ctx, rest).await,
+        (None | Some("container"), "restart") => lifecycle::restart(ctx, rest).await,
+        (None | Some("container"), "pause") => lifecycle::simple(ctx, rest, "pause").await,
+        (None | Some("container"), "unpause") => lifecycle::simple(ctx, rest, "unpause").await,
+        (None | Some("container"), "wait") => lifecycle::wait(ctx, rest).await,
+        (None | Some("container"), "rename") => lifecycle::rename(ctx, rest).await,
+        (None | Some("container"), "update") => lifecycle::update(ctx, rest).await,
+        (Some("container"), "prune") => lifecycle::prune(ctx, rest).await,
+        (None, "inspect") => container::inspect(ctx, rest, None).await,
+        (Some("container"), "inspect") => container::inspect(ctx, rest, Some("container")).await,
+        (Some("image"), "inspect") => container::inspect(ctx, rest, Some("image")).await,
+        (Some("volume"), "inspect") => container::inspect(ctx, rest, Some("volume")).await,
+        (None | Some("container"), "top") => container::top(ctx, rest).await,
+        (None | Some("container"), "diff") => container::diff(ctx, rest).await,
+        (None | Some("container"), "port") => container::port(ctx, rest).await,
+        (None | Some("container"), "stats") => stats::stats(ctx, rest).await,
+        (None | Some("container"), "cp") => cp::cp(ctx, rest).await,
+        (None | Some("container"), "export") => cp::export(ctx, rest).await,
+        (None | Some("container"), "commit") => image::commit(ctx, rest).await,
+        (None, "images") | (Some("image"), "ls" | "list") => image::images(ctx, rest).await,
+        (None | Some("image"), "load") => image::load(ctx, rest).await,
+        (None | Some("image"), "save") => image::save(ctx, rest).await,
+        (None | Some("image"), "tag") => image::tag(ctx, rest).await,
+        (None, "rmi") | (Some("image"), "rm" | "remove") => image::rmi(ctx, rest).await,
+        (None | Some("image"), "import") => image::import(ctx, rest).await,
+        (None | Some("image"), "history") => image::history(ctx, rest).await,
+        (None | Some("image"), "pull") => image::pull_cmd(ctx, rest).await,
+        (Some("image"), "prune") => image::prune(ctx, rest).await,
+        (None, "version") => system::version(ctx, rest).await,
+        (None, "info") | (Some("system"), "info") => system::info(ctx, rest).await,
+        (Some("system"), "df") => system::df(ctx, rest).await,
+        (Some("system"), "prune") => system::prune(ctx, rest).await,
+        (None | Some("system"), "events") => system::events(ctx, rest).await,
+        (Some("volume"), "create") => volume::create(ctx, rest).await,
+        (Some("volume"), "ls" | "list") => volume::ls(ctx, rest).await,
+        (Some("volume"), "rm" | "remove") => volume::rm(ctx, rest).await,
+        (Some("volume"), "prune") => volume::prune(ctx, rest).await,
+        (None, "container" | "image" | "volume" | "system") => {
+            println!("\nUsage:  berth {name} COMMAND\n\nRun 'berth {name} COMMAND --help' for more information on a command.");
+            Ok(0)
+        }
+        _ => Err(crate::StatusError {
+            code: 1,
+            message: format!(
+                "berth: unknown command: berth {path}\n\nRun 'berth --help' for more information"
+            ),
+        }
+        .into()),
+    }
+}
