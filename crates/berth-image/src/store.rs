@@ -380,6 +380,8 @@ impl Store {
                 }
             }
         }
+        repo_tags.sort();
+        repo_digests.sort();
         let created = config.created().and_then(time::parse_rfc3339).unwrap_or(0);
         Ok(Image {
             id: id.clone(),

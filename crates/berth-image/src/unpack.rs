@@ -18,7 +18,7 @@ use rustix::fs::{self as rfs, AtFlags, FileType, Mode, OFlags, Timespec, Timesta
 use rustix::io::Errno;
 use tar::EntryType;
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, ErrorKind, IoContext, Result};
 use crate::fsx::{self, Walk};
 
 /// Prefix of whiteout entries in layer tars.
@@ -101,7 +101,13 @@ pub fn unpack(
             stats.size += entry.size();
         }
         stats.entries += 1;
-        ctx.entry(&mut entry, comps, &shown)?;
+        ctx.entry(&mut entry, comps, &shown)
+            .map_err(|e| match e.kind {
+                ErrorKind::InvalidArgument if !e.message.starts_with("refusing tar entry") => {
+                    Error::invalid(format!("refusing tar entry {shown:?}: {}", e.message))
+                }
+                _ => e,
+            })?;
     }
     // Directory times last: creating entries inside a directory changes its mtime.
     for (comps, mtime) in std::mem::take(&mut ctx.dir_times).into_iter().rev() {
