@@ -151,13 +151,19 @@ impl Store {
         Ok(r)
     }
 
-    /// `docker rmi`: removes a reference, or an image with everything pointing at it.
+    /// `docker rmi`: removes a reference, or an image with everything pointing at it, with
+    /// Docker's rules (`daemon/images/image_delete.go`):
     ///
-    /// Docker's rules: a reference that is not the image's last one is only untagged; the
-    /// last reference, or an ID, deletes the image, unless a container uses it (conflict;
-    /// `force` overrides for stopped containers, never for running ones) or, given by ID,
-    /// it has several references (conflict unless `force`). Untagged parents go too unless
-    /// `noprune`. Items come in the order Docker reports them.
+    /// - by reference: the reference goes (refused when it is the image's only repository
+    ///   and a container uses the image, unless `force`); the image goes with its last
+    ///   reference, or stays dangling when something still needs it;
+    /// - by ID: every reference goes when they all name one repository (else a conflict
+    ///   unless `force`), then the image;
+    /// - a running container or a child image always keeps the image; a stopped container
+    ///   keeps it unless `force`;
+    /// - untagged parents follow unless `noprune`.
+    ///
+    /// Items come in the order Docker reports them.
     pub fn remove(
         &self,
         input: &str,
@@ -168,87 +174,87 @@ impl Store {
         let id = self.resolve(input)?;
         let _g = self.locked();
         let mut tags = self.tags()?;
-        let refs: Vec<String> = tags
-            .iter()
-            .filter(|(_, v)| **v == id)
-            .map(|(k, _)| k.clone())
-            .collect();
-        let by_ref = !(input.starts_with("sha256:")
-            || input
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        let refs_of = |tags: &crate::store::Tags| -> Vec<String> {
+            tags.iter()
+                .filter(|(_, v)| **v == id)
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        let single_repo = |refs: &[String]| {
+            let names: BTreeSet<String> = refs
+                .iter()
+                .filter_map(|r| Reference::parse(r).ok())
+                .map(|r| r.name())
+                .collect();
+            names.len() <= 1
+        };
+        let is_id = input.starts_with("sha256:")
+            || (!input.is_empty()
+                && input
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
                 && id.hex().starts_with(input));
+        let key = Reference::parse(input).ok().map(|r| r.with_default_tag());
         let mut items = vec![];
-        if by_ref {
-            let r = Reference::parse(input)?.with_default_tag();
-            let key = r.to_string();
-            if tags.contains_key(&key) {
-                if refs.len() > 1 {
-                    tags.remove(&key);
-                    self.write_tags(&tags)?;
-                    return Ok(vec![DeleteItem::Untagged(r.familiar())]);
-                }
-                if let Some(u) = in_use(&id) {
-                    if !force || u.running {
+        let mut removed_ref = false;
+        match key.filter(|k| !is_id && tags.contains_key(&k.to_string())) {
+            Some(r) => {
+                if !force && single_repo(&refs_of(&tags)) {
+                    if let Some(u) = in_use(&id) {
                         return Err(Error::conflict(format!(
-                            "unable to remove repository reference \"{input}\" (must force) - container {} is using its referenced image {}",
+                            "conflict: unable to remove repository reference \"{input}\" (must force) - container {} is using its referenced image {}",
                             short_ctr(&u.container),
                             short(&id)
                         )));
                     }
                 }
-                tags.remove(&key);
+                tags.remove(&r.to_string());
                 items.push(DeleteItem::Untagged(r.familiar()));
-                // Digest references of the same repository go with the last tag.
-                let name = format!("{}@", r.name());
-                let digests: Vec<String> = tags
-                    .iter()
-                    .filter(|(k, v)| **v == id && k.starts_with(&name))
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                for k in digests {
-                    tags.remove(&k);
-                    items.push(DeleteItem::Untagged(familiar(&k)));
+                // With the repository's last tag go its digest references.
+                if r.digest().is_none()
+                    && !refs_of(&tags)
+                        .iter()
+                        .any(|k| k.starts_with(&format!("{}:", r.name())))
+                {
+                    let prefix = format!("{}@", r.name());
+                    for k in refs_of(&tags)
+                        .into_iter()
+                        .filter(|k| k.starts_with(&prefix))
+                    {
+                        tags.remove(&k);
+                        items.push(DeleteItem::Untagged(familiar(&k)));
+                    }
                 }
-                if tags.values().any(|v| *v == id) {
+                if !refs_of(&tags).is_empty() {
                     self.write_tags(&tags)?;
                     return Ok(items);
                 }
+                removed_ref = true;
             }
-        } else if refs.len() > 1 && !force {
-            return Err(Error::conflict(format!(
-                "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
-                short(&id)
-            )));
-        }
-        if let Some(u) = in_use(&id) {
-            if u.running {
-                return Err(Error::conflict(format!(
-                    "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
-                    short(&id),
-                    short_ctr(&u.container)
-                )));
-            }
-            if !force {
-                return Err(Error::conflict(format!(
-                    "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
-                    short(&id),
-                    short_ctr(&u.container)
-                )));
+            None => {
+                let refs = refs_of(&tags);
+                if single_repo(&refs) {
+                    if let Some(conflict) =
+                        self.delete_conflict(&id, &tags, true, !force, in_use)?
+                    {
+                        return Err(conflict);
+                    }
+                    for k in refs {
+                        tags.remove(&k);
+                        items.push(DeleteItem::Untagged(familiar(&k)));
+                    }
+                }
             }
         }
-        if !self.children(&id)?.is_empty() {
-            return Err(Error::conflict(format!(
-                "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
-                short(&id)
-            )));
+        if let Some(conflict) = self.delete_conflict(&id, &tags, true, !force, in_use)? {
+            if removed_ref {
+                // The reference is gone; the image stays (dangling) for what uses it.
+                self.write_tags(&tags)?;
+                return Ok(items);
+            }
+            return Err(conflict);
         }
-        for k in tags
-            .iter()
-            .filter(|(_, v)| **v == id)
-            .map(|(k, _)| k.clone())
-            .collect::<Vec<_>>()
-        {
+        for k in refs_of(&tags) {
             tags.remove(&k);
             items.push(DeleteItem::Untagged(familiar(&k)));
         }
@@ -256,13 +262,14 @@ impl Store {
         let parent = self.record(&id)?.parent;
         self.remove_record(&id)?;
         items.push(DeleteItem::Deleted(id.clone()));
-        // Untagged parents without other children follow (Docker's "prune parents").
+        // Untagged parents nothing else needs follow (Docker's "prune parents").
         let mut next = parent;
         while let (false, Some(p)) = (noprune, next.clone()) {
             let Ok(rec) = self.record(&p) else { break };
             if tags.values().any(|v| *v == p)
-                || in_use(&p).is_some()
-                || !self.children(&p)?.is_empty()
+                || self
+                    .delete_conflict(&p, &tags, true, true, in_use)?
+                    .is_some()
             {
                 break;
             }
@@ -272,6 +279,56 @@ impl Store {
         }
         self.gc_locked()?;
         Ok(items)
+    }
+
+    /// Why image `id` cannot be deleted: `hard` conflicts (a running container, child
+    /// images) and `soft` ones (a stopped container, references in several repositories).
+    fn delete_conflict(
+        &self,
+        id: &Digest,
+        tags: &crate::store::Tags,
+        hard: bool,
+        soft: bool,
+        in_use: InUse<'_>,
+    ) -> Result<Option<Error>> {
+        let usage = in_use(id);
+        if hard {
+            if let Some(u) = usage.as_ref().filter(|u| u.running) {
+                return Ok(Some(Error::conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image is being used by running container {}",
+                    short(id),
+                    short_ctr(&u.container)
+                ))));
+            }
+            if !self.children(id)?.is_empty() {
+                return Ok(Some(Error::conflict(format!(
+                    "conflict: unable to delete {} (cannot be forced) - image has dependent child images",
+                    short(id)
+                ))));
+            }
+        }
+        if soft {
+            let refs: BTreeSet<String> = tags
+                .iter()
+                .filter(|(_, v)| *v == id)
+                .filter_map(|(k, _)| Reference::parse(k).ok())
+                .map(|r| r.name())
+                .collect();
+            if refs.len() > 1 {
+                return Ok(Some(Error::conflict(format!(
+                    "conflict: unable to delete {} (must be forced) - image is referenced in multiple repositories",
+                    short(id)
+                ))));
+            }
+            if let Some(u) = usage {
+                return Ok(Some(Error::conflict(format!(
+                    "conflict: unable to delete {} (must be forced) - image is being used by stopped container {}",
+                    short(id),
+                    short_ctr(&u.container)
+                ))));
+            }
+        }
+        Ok(None)
     }
 
     /// `docker image prune`: deletes dangling images (`dangling_only`) or every image no

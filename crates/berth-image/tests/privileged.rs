@@ -8,7 +8,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use berth_image::{
-    Change, ChangeKind, CommitOptions, Digest, Driver, ImportOptions, Ownership, Snapshot, Store,
+    Change, ChangeKind, CommitOptions, DeleteItem, Digest, Driver, ImportOptions, Ownership,
+    Snapshot, Store,
 };
 use berth_testutil::{isolated, Cleanup};
 use common::*;
@@ -230,19 +231,32 @@ fn overlay_snapshot_shows_the_merged_layers() {
         assert_eq!(env.store.rw_size(&snap).expect("rw size"), 5 + 5);
         commit_and_check(&env, &snap, "ovl");
     }
-    // An image with a child (the commit) cannot go, even forced.
-    let e = env
+    // An image with a child (the commit) loses its tag but stays, even forced.
+    let items = env
         .store
         .remove("layered:1", true, false, &unused)
-        .expect_err("has a child");
+        .expect("rmi -f");
+    assert_eq!(items, [DeleteItem::Untagged("layered:1".into())]);
+    assert!(env.store.image(&id).expect("kept").dangling());
+    let e = env
+        .store
+        .remove(id.hex(), true, false, &unused)
+        .expect_err("child");
     assert!(e.message.contains("dependent child images"), "{e}");
-    env.store
+    // Removing the child takes the untagged parent with it.
+    let commit = env.store.resolve("committed:ovl").expect("commit");
+    let items = env
+        .store
         .remove("committed:ovl", false, false, &unused)
         .expect("rmi commit");
-    // The image's layers are held by the snapshot: a forced removal keeps them.
-    env.store
-        .remove("layered:1", true, false, &unused)
-        .expect("rmi -f");
+    assert_eq!(
+        items,
+        [
+            DeleteItem::Untagged("committed:ovl".into()),
+            DeleteItem::Deleted(commit),
+            DeleteItem::Deleted(id.clone())
+        ]
+    );
     let upper_layer = env.store.lower_dirs(&snap)[0].clone();
     assert!(upper_layer.exists(), "layers of a live snapshot survive gc");
     env.store.remove_snapshot(&snap).expect("remove snapshot");
@@ -512,4 +526,52 @@ fn tar_names(tar: &[u8]) -> Vec<String> {
                 .into_owned()
         })
         .collect()
+}
+
+#[test]
+fn overlay_refusing_the_upper_falls_back_to_copy() {
+    if !isolated!() {
+        return;
+    }
+    let env = env();
+    let id = two_layer_image(&env.store);
+    // Container directories on an overlayfs: overlayfs refuses an upper directory there.
+    let outer = env.dir.path().join("outer");
+    for d in ["l", "u", "w", "m"] {
+        std::fs::create_dir_all(outer.join(d)).expect("outer dirs");
+    }
+    berth_image::mount_overlay(
+        &[outer.join("l")],
+        &outer.join("u"),
+        &outer.join("w"),
+        &outer.join("m"),
+    )
+    .expect("outer overlay");
+    let m = outer.join("m");
+    let _outer = Cleanup::new(move || {
+        let _ = berth_image::unmount(&m);
+    });
+    let dir = outer.join("m/containers/nested");
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(&root).expect("rootfs");
+    let snap = env
+        .store
+        .create_snapshot("nested", Some(&id), &dir, None)
+        .expect("snapshot");
+    assert_eq!(snap.driver, Driver::Copy);
+    assert!(!dir.join("rw/.probe").exists(), "the probe cleans up");
+    {
+        let _m = mounted(&env.store, &snap, &root);
+        assert_merged_view(&root);
+        std::fs::write(root.join("etc/added"), "a").expect("write");
+        assert_eq!(
+            env.store.changes(&snap).expect("changes"),
+            [
+                change("/etc", ChangeKind::Modified),
+                change("/etc/added", ChangeKind::Added)
+            ]
+        );
+        assert_eq!(env.store.rw_size(&snap).expect("size"), 1);
+    }
+    env.store.remove_snapshot(&snap).expect("remove");
 }

@@ -385,6 +385,13 @@ fn remove_follows_dockers_rules() {
         .expect_err("running");
     assert!(e.message.contains("cannot be forced"), "{e}");
 
+    // Forced, while running: the reference goes, the image stays (dangling).
+    store.tag("busybox", "busybox:second").expect("tag");
+    let items = store
+        .remove("busybox:second", true, false, &running)
+        .expect("untag");
+    assert_eq!(items, [DeleteItem::Untagged("busybox:second".into())]);
+
     let blob = store.blob_path(&store.image(&id).expect("img").diff_ids[0]);
     assert!(blob.exists());
     let items = store
