@@ -92,7 +92,7 @@ fn normalize_all(list: &[String]) -> Result<Vec<String>> {
     list.iter().map(|c| normalize_capability(c)).collect()
 }
 
-/// The capability names in a `/proc/<pid>/status` hex mask (`CapBnd:	000001ffffffffff`).
+/// The capability names in a `/proc/<pid>/status` hex mask (`CapBnd: 000001ffffffffff`).
 pub fn capabilities_from_mask(mask: u64) -> Vec<String> {
     ALL_CAPABILITIES
         .iter()
@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn add_all_minus_drops_bounded_by_daemon() {
-        let avail = capabilities_from_mask(0x1_fffe_ffff_ff);
+        let avail = capabilities_from_mask(0x01ff_feff_ffff);
         assert!(!avail.contains(&"CAP_SYS_RESOURCE".to_string()));
         let caps =
             effective_capabilities(&s(&["all"]), &s(&["cap_chown"]), false, &avail).expect("ok");

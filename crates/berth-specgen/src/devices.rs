@@ -112,10 +112,8 @@ fn walk(dir: &Path, ctr_dir: &str, skip: &[&str], out: &mut Vec<Device>, depth: 
             if depth < 8 && !skip.contains(&name.as_str()) {
                 walk(&e.path(), &ctr, skip, out, depth + 1);
             }
-        } else if ft.is_char_device() || ft.is_block_device() {
-            if !skip.contains(&name.as_str()) {
-                out.extend(device_of(&e.path(), &ctr));
-            }
+        } else if (ft.is_char_device() || ft.is_block_device()) && !skip.contains(&name.as_str()) {
+            out.extend(device_of(&e.path(), &ctr));
         }
     }
 }

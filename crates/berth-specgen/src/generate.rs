@@ -420,8 +420,9 @@ pub fn generate(input: &GenerateInput) -> Result<Spec> {
         }),
     }
     mounts.retain(|m| {
-        !user_dests.contains(&m.destination.as_str())
-            && !(user_dev && m.destination.starts_with("/dev/"))
+        let replaced = user_dests.contains(&m.destination.as_str());
+        let under_user_dev = user_dev && m.destination.starts_with("/dev/");
+        !replaced && !under_user_dev
     });
 
     let mut extra: Vec<Mount> = Vec::new();

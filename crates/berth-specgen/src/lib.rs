@@ -67,6 +67,8 @@ pub use validate::{validate_create, HostLimits, MIN_MEMORY};
 /// Whether this host mounts cgroup v2 at `/sys/fs/cgroup` (unified hierarchy).
 pub fn host_cgroup_v2() -> bool {
     const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    // f_type is i64 on x86_64 but narrower on some 32-bit targets.
+    #[allow(clippy::unnecessary_cast)]
     rustix::fs::statfs("/sys/fs/cgroup").is_ok_and(|s| s.f_type as i64 == CGROUP2_SUPER_MAGIC)
 }
 
