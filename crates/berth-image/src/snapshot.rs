@@ -260,7 +260,10 @@ impl Store {
                         if let Ok(st) =
                             rfs::statat(&dir, name.as_os_str(), AtFlags::SYMLINK_NOFOLLOW)
                         {
-                            if FileType::from_raw_mode(st.st_mode) == FileType::RegularFile {
+                            if !matches!(
+                                FileType::from_raw_mode(st.st_mode),
+                                FileType::Directory | FileType::CharacterDevice
+                            ) {
                                 size += st.st_size as u64;
                             }
                         }
@@ -370,6 +373,7 @@ fn tree_size(dir: BorrowedFd<'_>, seen: &mut HashMap<(u64, u64), ()>) -> Result<
             {
                 size += st.st_size as u64;
             }
+            FileType::Symlink => size += st.st_size as u64,
             FileType::Directory => {
                 if let Ok(sub) = fsx::open_child_dir(dir, &n) {
                     size += tree_size(sub.as_fd(), seen)?;

@@ -424,7 +424,7 @@ impl Store {
     }
 }
 
-/// Sum of the sizes of regular files in the tar at `path` (Docker's layer size).
+/// Content size of the layer tar at `path` as Docker counts it (files and symlink targets).
 pub(crate) fn tar_content_size(path: &Path) -> Result<u64> {
     let f = File::open(path).ctx(|| format!("open {}", path.display()))?;
     let mut a = tar::Archive::new(BufReader::new(f));
@@ -434,12 +434,7 @@ pub(crate) fn tar_content_size(path: &Path) -> Result<u64> {
         .map_err(|e| Error::bad_input("read layer tar", e))?
     {
         let e = e.map_err(|e| Error::bad_input("read layer tar", e))?;
-        if matches!(
-            e.header().entry_type(),
-            tar::EntryType::Regular | tar::EntryType::Continuous
-        ) {
-            size += e.size();
-        }
+        size += crate::unpack::content_size(&e);
     }
     Ok(size)
 }

@@ -53,7 +53,7 @@ pub struct UnpackOptions {
 /// What an extraction did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UnpackStats {
-    /// Sum of the sizes of regular files.
+    /// Content size as Docker counts it (files and symlink targets).
     pub size: u64,
     /// Entries extracted.
     pub entries: u64,
@@ -95,11 +95,7 @@ pub fn unpack(
         let shown = String::from_utf8_lossy(&name_bytes).into_owned();
         let comps = fsx::clean(&name_bytes, false)
             .map_err(|why| Error::invalid(format!("refusing tar entry {shown:?}: {why}")))?;
-        if entry.header().entry_type() == EntryType::Regular
-            || entry.header().entry_type() == EntryType::Continuous
-        {
-            stats.size += entry.size();
-        }
+        stats.size += content_size(&entry);
         stats.entries += 1;
         ctx.entry(&mut entry, comps, &shown)
             .map_err(|e| match e.kind {
@@ -385,6 +381,16 @@ impl Ctx<'_> {
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// What an entry adds to a layer's size as Docker counts it (the `lstat` size of every
+/// non-directory: file lengths and symlink target lengths; hard links count once).
+pub(crate) fn content_size<R: Read>(entry: &tar::Entry<'_, R>) -> u64 {
+    match entry.header().entry_type() {
+        EntryType::Regular | EntryType::Continuous => entry.size(),
+        EntryType::Symlink => entry.link_name_bytes().map_or(0, |l| l.len() as u64),
+        _ => 0,
     }
 }
 
