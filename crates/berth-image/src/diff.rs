@@ -83,6 +83,7 @@ impl Store {
 
         // The layer: a tar of the changes, hashed while written (uncompressed, so its
         // digest is the diff ID).
+        let _i = self.ingesting();
         let tmp = self.tmp_path("commit");
         let result = (|| {
             let f = File::create(&tmp).ctx(|| format!("create {}", tmp.display()))?;

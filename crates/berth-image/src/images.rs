@@ -172,6 +172,7 @@ impl Store {
         in_use: InUse<'_>,
     ) -> Result<Vec<DeleteItem>> {
         let id = self.resolve(input)?;
+        let _c = self.collecting();
         let _g = self.locked();
         let mut tags = self.tags()?;
         let refs_of = |tags: &crate::store::Tags| -> Vec<String> {
@@ -335,6 +336,7 @@ impl Store {
     /// container uses, skipping images others are built on. Returns what was deleted and
     /// the bytes reclaimed.
     pub fn prune(&self, dangling_only: bool, in_use: InUse<'_>) -> Result<(Vec<DeleteItem>, u64)> {
+        let _c = self.collecting();
         let mut items = vec![];
         let mut reclaimed = 0;
         loop {
@@ -371,6 +373,7 @@ impl Store {
 
     /// Removes blobs and unpacked layers that no image or snapshot references.
     pub fn gc(&self) -> Result<()> {
+        let _c = self.collecting();
         let _g = self.locked();
         self.gc_locked()
     }
@@ -475,6 +478,7 @@ impl Store {
         let mut cc = config.config();
         changes::apply_all(&mut cc, &options.changes)?;
         config.set_config(&cc);
+        let _i = self.ingesting();
         let (diff_id, size) = self.put_layer(reader)?;
         config.push_layer(
             Some(&diff_id),

@@ -110,6 +110,7 @@ impl Store {
         reader: impl Read,
         progress: &mut dyn FnMut(LoadProgress),
     ) -> Result<Loaded> {
+        let _i = self.ingesting();
         let dir = self.tmp_path("load");
         std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
         let result = self

@@ -159,6 +159,15 @@ impl Store {
         container_dir: &Path,
         driver: Option<Driver>,
     ) -> Result<Snapshot> {
+        if key.is_empty()
+            || key.starts_with('.')
+            || !key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        {
+            return Err(Error::invalid(format!("invalid snapshot key {key:?}")));
+        }
+        let _i = self.ingesting();
         let diff_ids = match image {
             Some(id) => self.image(id)?.diff_ids,
             None => vec![],

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::{Deserialize, Serialize};
 
@@ -85,11 +85,18 @@ impl Image {
 /// The tags database: full reference (`docker.io/library/busybox:latest`) → image ID.
 pub(crate) type Tags = BTreeMap<String, Digest>;
 
-/// An image store rooted at a directory. Cheap to share (`&Store` is `Sync`); mutations
-/// of records and tags are serialized by an internal lock.
+/// An image store rooted at a directory. Share one `Store` per root in a process
+/// (`&Store` is `Sync`; [`Store::open`] empties `tmp/`, so two processes must not open
+/// the same root).
+///
+/// Locking, always in this order: `ingest` is held shared by whatever adds content
+/// (load, import, commit, snapshot creation) and exclusively by garbage collection, so
+/// a blob or layer stored but not yet referenced is never collected; `lock` serializes
+/// changes to records and tags.
 #[derive(Debug)]
 pub struct Store {
     root: PathBuf,
+    ingest: RwLock<()>,
     lock: Mutex<()>,
 }
 
@@ -148,6 +155,7 @@ impl Store {
         std::fs::create_dir_all(&tmp).ctx(|| format!("create {}", tmp.display()))?;
         Ok(Store {
             root,
+            ingest: RwLock::new(()),
             lock: Mutex::new(()),
         })
     }
@@ -159,6 +167,16 @@ impl Store {
 
     pub(crate) fn locked(&self) -> MutexGuard<'_, ()> {
         self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Held while adding content (see the type's documentation).
+    pub(crate) fn ingesting(&self) -> RwLockReadGuard<'_, ()> {
+        self.ingest.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Held while collecting garbage, before [`Store::locked`].
+    pub(crate) fn collecting(&self) -> RwLockWriteGuard<'_, ()> {
+        self.ingest.write().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn tmp_path(&self, what: &str) -> PathBuf {

@@ -354,7 +354,12 @@ fn escaping_layers_are_refused_and_write_nothing_outside() {
         let (dir, _) = env.container(&what.replace(' ', "-"));
         let e = env
             .store
-            .create_snapshot(what, Some(&digest(&config)), &dir, Some(Driver::Overlay))
+            .create_snapshot(
+                &what.replace(' ', "-"),
+                Some(&digest(&config)),
+                &dir,
+                Some(Driver::Overlay),
+            )
             .expect_err(what);
         assert!(e.message.contains(needle), "{what}: {e}");
         assert!(e.message.contains("refusing tar entry"), "{what}: {e}");
