@@ -81,18 +81,7 @@ impl<W: Write> Packer<W> {
     ) -> Result<()> {
         let ft = FileType::from_raw_mode(st.st_mode);
         if self.overlay_whiteouts && is_whiteout(st) {
-            let wh = match arch_name.rsplit_once('/') {
-                Some((d, n)) => format!("{d}/{WHITEOUT_PREFIX}{n}"),
-                None => format!("{WHITEOUT_PREFIX}{arch_name}"),
-            };
-            let mut h = base_header(st);
-            h.set_entry_type(EntryType::Regular);
-            h.set_mode(0o644);
-            h.set_size(0);
-            return self
-                .builder
-                .append_data(&mut h, &wh, io::empty())
-                .ctx(|| format!("write {wh}"));
+            return self.add_whiteout(arch_name);
         }
         let node = rfs::openat(
             parent,
@@ -110,18 +99,13 @@ impl<W: Write> Packer<W> {
         if self.overlay_whiteouts {
             xattrs.retain(|(k, _)| !k.starts_with("trusted.overlay."));
         }
-        if !xattrs.is_empty() {
-            self.pax(arch_name, &xattrs)?;
-        }
         let mut h = base_header(st);
-        let ctx = || format!("write {arch_name}");
         if ft != FileType::Directory && st.st_nlink > 1 {
             let key = (st.st_dev, st.st_ino);
-            if let Some(first) = self.links.get(&key) {
+            if let Some(first) = self.links.get(&key).cloned() {
                 h.set_entry_type(EntryType::Link);
                 h.set_size(0);
-                let first = first.clone();
-                return self.builder.append_link(&mut h, arch_name, &first).ctx(ctx);
+                return self.put(h, arch_name, Some(first.as_bytes()), &xattrs, io::empty());
             }
             self.links.insert(key, arch_name.to_string());
         }
@@ -142,23 +126,29 @@ impl<W: Write> Packer<W> {
                     .take(size)
                     .chain(io::repeat(0))
                     .take(size);
-                self.builder.append_data(&mut h, arch_name, data).ctx(ctx)?;
+                self.put(h, arch_name, None, &xattrs, data)?;
             }
             FileType::Directory => {
                 h.set_entry_type(EntryType::Directory);
                 h.set_size(0);
-                self.builder
-                    .append_data(&mut h, format!("{arch_name}/"), io::empty())
-                    .ctx(ctx)?;
+                let dir_name = if arch_name.ends_with('/') {
+                    arch_name.to_string()
+                } else {
+                    format!("{arch_name}/")
+                };
+                self.put(h, &dir_name, None, &xattrs, io::empty())?;
                 if opaque {
                     let mut m = base_header(st);
                     m.set_entry_type(EntryType::Regular);
                     m.set_mode(0o644);
                     m.set_size(0);
-                    let marker = format!("{arch_name}/{OPAQUE_MARKER}");
-                    self.builder
-                        .append_data(&mut m, &marker, io::empty())
-                        .ctx(ctx)?;
+                    self.put(
+                        m,
+                        &format!("{dir_name}{OPAQUE_MARKER}"),
+                        None,
+                        &[],
+                        io::empty(),
+                    )?;
                 }
             }
             FileType::Symlink => {
@@ -166,9 +156,7 @@ impl<W: Write> Packer<W> {
                     fsx::read_link(parent, name).ctx(|| format!("read link {arch_name}"))?;
                 h.set_entry_type(EntryType::Symlink);
                 h.set_size(0);
-                self.builder
-                    .append_link(&mut h, arch_name, &target)
-                    .ctx(ctx)?;
+                self.put(h, arch_name, Some(target.as_bytes()), &xattrs, io::empty())?;
             }
             FileType::CharacterDevice | FileType::BlockDevice | FileType::Fifo => {
                 h.set_entry_type(match ft {
@@ -178,12 +166,11 @@ impl<W: Write> Packer<W> {
                 });
                 h.set_size(0);
                 if ft != FileType::Fifo {
+                    let ctx = || format!("write {arch_name}");
                     h.set_device_major(rfs::major(st.st_rdev)).ctx(ctx)?;
                     h.set_device_minor(rfs::minor(st.st_rdev)).ctx(ctx)?;
                 }
-                self.builder
-                    .append_data(&mut h, arch_name, io::empty())
-                    .ctx(ctx)?;
+                self.put(h, arch_name, None, &xattrs, io::empty())?;
             }
             // Sockets and unknown types are not archivable (Docker skips sockets too).
             _ => {}
@@ -197,90 +184,95 @@ impl<W: Write> Packer<W> {
             Some((d, n)) => format!("{d}/{WHITEOUT_PREFIX}{n}"),
             None => format!("{WHITEOUT_PREFIX}{arch_name}"),
         };
-        let mut h = Header::new_gnu();
-        h.set_entry_type(EntryType::Regular);
-        h.set_mode(0o644);
-        h.set_size(0);
-        h.set_mtime(0);
-        self.builder
-            .append_data(&mut h, &wh, io::empty())
-            .ctx(|| format!("write {wh}"))
+        self.put(
+            plain_header(EntryType::Regular, 0o644, 0),
+            &wh,
+            None,
+            &[],
+            io::empty(),
+        )
     }
 
     /// Writes a regular file entry from memory (docker-archive metadata, tests).
     pub fn add_bytes(&mut self, arch_name: &str, data: &[u8], mode: u32) -> Result<()> {
-        let mut h = Header::new_gnu();
-        h.set_entry_type(EntryType::Regular);
-        h.set_mode(mode);
-        h.set_size(data.len() as u64);
-        h.set_mtime(0);
-        self.builder
-            .append_data(&mut h, arch_name, data)
-            .ctx(|| format!("write {arch_name}"))
+        let h = plain_header(EntryType::Regular, mode, data.len() as u64);
+        self.put(h, arch_name, None, &[], data)
     }
 
     /// Writes a regular file entry of `size` bytes read from `data`.
     pub fn add_reader(&mut self, arch_name: &str, size: u64, data: impl Read) -> Result<()> {
-        let mut h = Header::new_gnu();
-        h.set_entry_type(EntryType::Regular);
-        h.set_mode(0o644);
-        h.set_size(size);
-        h.set_mtime(0);
-        self.builder
-            .append_data(&mut h, arch_name, data)
-            .ctx(|| format!("write {arch_name}"))
+        self.put(
+            plain_header(EntryType::Regular, 0o644, size),
+            arch_name,
+            None,
+            &[],
+            data,
+        )
     }
 
     /// Writes a directory entry (`name/`).
     pub fn add_dir(&mut self, arch_name: &str) -> Result<()> {
-        let mut h = Header::new_gnu();
-        h.set_entry_type(EntryType::Directory);
-        h.set_mode(0o755);
-        h.set_size(0);
-        h.set_mtime(0);
-        self.builder
-            .append_data(&mut h, format!("{arch_name}/"), io::empty())
-            .ctx(|| format!("write {arch_name}"))
+        let h = plain_header(EntryType::Directory, 0o755, 0);
+        self.put(h, &format!("{arch_name}/"), None, &[], io::empty())
     }
 
     /// Writes a symlink entry.
     pub fn add_symlink(&mut self, arch_name: &str, target: &str) -> Result<()> {
-        let mut h = Header::new_gnu();
-        h.set_entry_type(EntryType::Symlink);
-        h.set_mode(0o777);
-        h.set_size(0);
-        h.set_mtime(0);
-        self.builder
-            .append_link(&mut h, arch_name, target)
-            .ctx(|| format!("write {arch_name}"))
+        let h = plain_header(EntryType::Symlink, 0o777, 0);
+        self.put(h, arch_name, Some(target.as_bytes()), &[], io::empty())
     }
 
-    /// A PAX extended header carrying `SCHILY.xattr.*` records for the next entry.
-    fn pax(&mut self, arch_name: &str, xattrs: &[(String, Vec<u8>)]) -> Result<()> {
-        let mut data = vec![];
+    /// Writes `h` for `name` exactly as given (no normalization: `./x` stays `./x`, which
+    /// `docker cp` relies on), preceded by a PAX header for xattrs and for a name or link
+    /// target longer than the header's 100 bytes.
+    fn put(
+        &mut self,
+        mut h: Header,
+        name: &str,
+        link: Option<&[u8]>,
+        xattrs: &[(String, Vec<u8>)],
+        data: impl Read,
+    ) -> Result<()> {
+        let ctx = || format!("write {name}");
+        let mut records = vec![];
         for (k, v) in xattrs {
-            data.extend(pax_record(&format!("SCHILY.xattr.{k}"), v));
+            records.extend(pax_record(&format!("SCHILY.xattr.{k}"), v));
         }
-        let mut h = Header::new_ustar();
-        h.set_entry_type(EntryType::XHeader);
-        h.set_mode(0o644);
-        h.set_size(data.len() as u64);
-        h.set_mtime(0);
-        let short: String = arch_name
-            .chars()
-            .rev()
-            .take(80)
-            .collect::<String>()
-            .chars()
-            .rev()
-            .collect();
-        let pax_name = format!("PaxHeaders.0/{}", short.trim_start_matches('/'));
-        let _ = h.set_path(&pax_name);
+        if name.len() > 100 {
+            records.extend(pax_record("path", name.as_bytes()));
+        }
+        if let Some(l) = link.filter(|l| l.len() > 100) {
+            records.extend(pax_record("linkpath", l));
+        }
+        if !records.is_empty() {
+            let mut x = plain_header(EntryType::XHeader, 0o644, records.len() as u64);
+            set_raw(&mut x.as_old_mut().name, b"././@PaxHeader");
+            x.set_cksum();
+            self.builder.append(&x, records.as_slice()).ctx(ctx)?;
+        }
+        set_raw(&mut h.as_old_mut().name, name.as_bytes());
+        if let Some(l) = link {
+            set_raw(&mut h.as_old_mut().linkname, l);
+        }
         h.set_cksum();
-        self.builder
-            .append(&h, data.as_slice())
-            .ctx(|| format!("write xattrs of {arch_name}"))
+        self.builder.append(&h, data).ctx(ctx)
     }
+}
+
+/// Copies `value` into a fixed header field, truncated (the PAX record has the full value).
+fn set_raw(field: &mut [u8], value: &[u8]) {
+    field.fill(0);
+    let n = value.len().min(field.len());
+    field[..n].copy_from_slice(&value[..n]);
+}
+
+fn plain_header(kind: EntryType, mode: u32, size: u64) -> Header {
+    let mut h = Header::new_ustar();
+    h.set_entry_type(kind);
+    h.set_mode(mode);
+    h.set_size(size);
+    h.set_mtime(0);
+    h
 }
 
 /// One PAX record: `"<len> <key>=<value>\n"`, where len counts the whole record.
@@ -297,7 +289,7 @@ fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
 }
 
 fn base_header(st: &Stat) -> Header {
-    let mut h = Header::new_gnu();
+    let mut h = Header::new_ustar();
     h.set_mode(st.st_mode & 0o7777);
     h.set_uid(st.st_uid as u64);
     h.set_gid(st.st_gid as u64);

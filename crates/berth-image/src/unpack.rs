@@ -129,10 +129,10 @@ fn times(mtime: i64) -> Timestamps {
 impl Ctx<'_> {
     /// The directory `comps` (relative to the base), created if missing.
     fn parent(&mut self, comps: &[OsString]) -> Result<BorrowedFd<'_>> {
-        let hit = self
-            .cached
-            .as_ref()
-            .is_some_and(|(p, _)| p.as_slice() == comps);
+        // A cached directory removed since (replaced by a later entry) has no links left.
+        let hit = self.cached.as_ref().is_some_and(|(p, fd)| {
+            p.as_slice() == comps && rfs::fstat(fd).is_ok_and(|st| st.st_nlink > 0)
+        });
         if !hit {
             let full: Vec<OsString> = self.base.iter().chain(comps.iter()).cloned().collect();
             let fd = fsx::open_dirs(self.root, &full, self.opts.walk, true)?;

@@ -460,6 +460,11 @@ fn busybox_root_runs_and_archives_like_docker_cp() {
     let st = berth_image::archive_path(&root, "/etc", &mut tar).expect("archive dir");
     assert!(st.mode & (1 << 31) != 0);
     assert_eq!(tar_names(&tar), ["etc/", "etc/passwd"]);
+    // `dir/.`: the directory's content, named under `.`.
+    let mut tar = vec![];
+    let st = berth_image::archive_path(&root, "/etc/.", &mut tar).expect("archive dir/.");
+    assert_eq!(st.name, ".");
+    assert_eq!(tar_names(&tar), ["./", "./passwd"]);
     let e = berth_image::stat_path(&root, "/nope").expect_err("missing");
     assert_eq!(e.kind, berth_image::ErrorKind::NotFound);
 

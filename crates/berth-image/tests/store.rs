@@ -491,3 +491,59 @@ fn tags_must_be_valid_and_the_store_is_relocatable() {
         .save(&["busybox".into()], &mut out)
         .expect("save from moved store");
 }
+
+#[test]
+fn export_keeps_long_names_links_and_xattrs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let long_dir = "d".repeat(90);
+    let long_file = format!("{long_dir}/{}", "f".repeat(60));
+    std::fs::create_dir(dir.path().join(&long_dir)).expect("mkdir");
+    std::fs::write(dir.path().join(&long_file), "long").expect("write");
+    let target = format!("/{}", "t".repeat(150));
+    std::os::unix::fs::symlink(&target, dir.path().join("link")).expect("symlink");
+    std::fs::write(dir.path().join("a"), "a").expect("write");
+    std::fs::hard_link(dir.path().join("a"), dir.path().join("b")).expect("hard link");
+    rustix::fs::setxattr(
+        dir.path().join("a"),
+        "user.note",
+        b"kept",
+        rustix::fs::XattrFlags::empty(),
+    )
+    .expect("xattr");
+
+    let mut out = vec![];
+    berth_image::export(dir.path(), &mut out).expect("export");
+    let mut seen = std::collections::BTreeMap::new();
+    let mut a = tar::Archive::new(out.as_slice());
+    for e in a.entries().expect("entries") {
+        let mut e = e.expect("entry");
+        let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let link = e
+            .link_name_bytes()
+            .map(|l| String::from_utf8_lossy(&l).into_owned());
+        let mut xattr = None;
+        if let Ok(Some(exts)) = e.pax_extensions() {
+            for ext in exts.flatten() {
+                if ext.key().ok() == Some("SCHILY.xattr.user.note") {
+                    xattr = Some(ext.value_bytes().to_vec());
+                }
+            }
+        }
+        seen.insert(name, (e.header().entry_type(), link, xattr));
+    }
+    assert_eq!(
+        seen.get(&long_file).map(|s| s.0),
+        Some(tar::EntryType::Regular),
+        "{seen:?}"
+    );
+    assert_eq!(seen.get("link").and_then(|s| s.1.clone()), Some(target));
+    assert_eq!(
+        seen.get("a").and_then(|s| s.2.clone()),
+        Some(b"kept".to_vec())
+    );
+    assert_eq!(
+        seen.get("b").map(|s| (s.0, s.1.clone())),
+        Some((tar::EntryType::Link, Some("a".to_string())))
+    );
+    assert!(seen.contains_key(&format!("{long_dir}/")));
+}
