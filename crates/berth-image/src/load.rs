@@ -144,7 +144,14 @@ impl Store {
                     io::copy(&mut entry, &mut w).map_err(|e| {
                         Error::bad_input(format!("read archive entry {shown:?}"), e)
                     })?;
-                    let (digest, size, _) = w.finish();
+                    let (digest, size, f) = w.finish();
+                    // Staged files may become blobs by rename: make them durable first.
+                    f.into_inner()
+                        .map_err(|e| {
+                            Error::io(format!("write {}", path.display()), e.into_error())
+                        })?
+                        .sync_all()
+                        .ctx(|| format!("sync {}", path.display()))?;
                     if let [b, s, hex] = comps.as_slice() {
                         if b == "blobs" && s == "sha256" && hex.to_str() != Some(digest.hex()) {
                             return Err(Error::invalid(format!(
@@ -303,10 +310,9 @@ impl Store {
             progress(report(0));
             if !self.has_blob(want) {
                 if &staged.digest == want {
-                    // Uncompressed and already hashed: a copy of the staged file moves in.
-                    let tmp = self.tmp_path("layer");
-                    std::fs::copy(&staged.path, &tmp).ctx(|| "stage layer")?;
-                    self.commit_blob(&tmp, want, Some(want))?;
+                    // Uncompressed and already hashed: the staged file itself moves in (a
+                    // later use of the same layer finds the blob present).
+                    self.commit_blob(&staged.path, want, Some(want))?;
                 } else {
                     let f = File::open(&staged.path).ctx(|| "open staged layer")?;
                     let (got, _) = self.put_layer(BufReader::new(f))?;
