@@ -49,4 +49,4 @@ pub use snapshot::{mount_overlay, unmount, Change, ChangeKind, CommitOptions, Dr
 pub use spec::{ContainerConfig, Healthcheck, History, ImageConfig};
 pub use store::{decompress, Compression, Image, ImageRecord, Store};
 pub use time::{format_rfc3339, now_rfc3339, parse_rfc3339};
-pub use unpack::{Ownership, UnpackOptions, UnpackStats};
+pub use unpack::Ownership;
