@@ -202,7 +202,10 @@ pub fn parse(flags: &[Flag], argv: &[String], interspersed: bool) -> Result<Pars
 
 /// The `--help` text of a command.
 pub fn help_text(usage: &str, about: &str, flags: &[Flag]) -> String {
-    let mut out = format!("\nUsage:  berth {usage}\n\n{about}\n");
+    let mut out = format!("\nUsage:  berth {usage}\n");
+    if !about.is_empty() {
+        out.push_str(&format!("\n{about}\n"));
+    }
     if !flags.is_empty() {
         out.push_str("\nOptions:\n");
         for f in flags {

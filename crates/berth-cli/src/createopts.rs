@@ -106,6 +106,26 @@ pub struct CreateRequest {
     pub auto_remove: bool,
 }
 
+fn flag_name(long: &str, short: Option<char>) -> String {
+    match short {
+        Some(c) => format!("-{c}, --{long}"),
+        None => format!("--{long}"),
+    }
+}
+
+/// A size flag ("64m"), 0 when absent; errors are worded as docker's flag parser words them.
+fn size_flag(p: &Parsed, long: &str, short: Option<char>) -> anyhow::Result<i64> {
+    match p.get(long) {
+        None => Ok(0),
+        Some(v) => ram_in_bytes(v).map_err(|e| {
+            anyhow!(
+                "invalid argument \"{v}\" for \"{}\" flag: {e}",
+                flag_name(long, short)
+            )
+        }),
+    }
+}
+
 /// Docker's `RAMInBytes`: "512m", "1g", "1.5GiB", "1024" (binary multiples).
 pub fn ram_in_bytes(s: &str) -> anyhow::Result<i64> {
     let t = s.trim();
@@ -132,7 +152,11 @@ fn int_flag(p: &Parsed, name: &str) -> anyhow::Result<i64> {
         Some(v) => v
             .trim()
             .parse()
-            .map_err(|_| anyhow!("invalid argument {v:?} for \"--{name}\" flag: not an integer")),
+            .map_err(|_| {
+                anyhow!(
+                    "invalid argument \"{v}\" for \"--{name}\" flag: strconv.ParseInt: parsing \"{v}\": invalid syntax"
+                )
+            }),
     }
 }
 
@@ -564,15 +588,7 @@ pub fn build(
     }
     host.set("UTSMode", J::s(p.str("uts")));
     host.set("UsernsMode", J::s(p.str("userns")));
-    host.set(
-        "ShmSize",
-        J::int(
-            p.get("shm-size")
-                .map(ram_in_bytes)
-                .transpose()?
-                .unwrap_or(0),
-        ),
-    );
+    host.set("ShmSize", J::int(size_flag(p, "shm-size", None)?));
     if !p.all("sysctl").is_empty() {
         host.set("Sysctls", kv_map(p.all("sysctl")));
     }
@@ -589,11 +605,11 @@ pub fn build(
             (f * 1e9).round() as i64
         }
     };
-    let memory = p.get("memory").map(ram_in_bytes).transpose()?.unwrap_or(0);
+    let memory = size_flag(p, "memory", Some('m'))?;
     let swap = match p.get("memory-swap") {
         None => 0,
         Some("-1") => -1,
-        Some(s) => ram_in_bytes(s)?,
+        Some(_) => size_flag(p, "memory-swap", None)?,
     };
     let devices = p
         .all("device")
@@ -632,12 +648,7 @@ pub fn build(
         ("DeviceRequests", J::Null),
         (
             "MemoryReservation",
-            J::int(
-                p.get("memory-reservation")
-                    .map(ram_in_bytes)
-                    .transpose()?
-                    .unwrap_or(0),
-            ),
+            J::int(size_flag(p, "memory-reservation", None)?),
         ),
         ("MemorySwap", J::int(swap)),
         ("MemorySwappiness", J::int(swappiness)),

@@ -52,6 +52,8 @@ const GLOBAL_FLAGS: &[Flag] = &[
     b("tls", None, "Use TLS (not supported)"),
 ];
 
+pub use cmd::usage;
+
 /// Everything a command needs: the daemon client and the command path for messages.
 pub struct Ctx {
     /// The connected, version-negotiated client.
@@ -185,18 +187,29 @@ fn report(e: &anyhow::Error, path: &str, fail_code: i32) -> i32 {
         }
         return s.code;
     }
+    let usage = cmd::usage(path);
     if let Some(u) = e.downcast_ref::<UsageError>() {
-        eprintln!("{u}\nSee 'berth {path} --help'.");
+        eprintln!("{u}\n\nUsage:  berth {usage}\n\nRun 'berth {path} --help' for more information");
         return 125;
     }
-    if let Some(d) = e.downcast_ref::<DaemonError>() {
-        eprintln!("{d}");
-        return fail_code;
+    if let Some(a) = e.downcast_ref::<cmd::ArgCount>() {
+        let next = if a.exact { "Run" } else { "See" };
+        eprintln!("berth: 'berth {path}' {a}\n\nUsage:  berth {usage}\n\n{next} 'berth {path} --help' for more information");
+        return 1;
     }
-    if let Some(c) = e.downcast_ref::<ConnectError>() {
-        eprintln!("{c}");
-        return fail_code;
+    let text = if e.downcast_ref::<DaemonError>().is_some()
+        || e.downcast_ref::<ConnectError>().is_some()
+    {
+        e.to_string()
+    } else {
+        format!("Error: {e:#}")
+    };
+    if fail_code == 125 {
+        // run/create: docker's "docker: <error>" with a pointer to the help.
+        let text = text.strip_prefix("Error: ").unwrap_or(&text);
+        eprintln!("berth: {text}\n\nRun 'berth {path} --help' for more information");
+    } else {
+        eprintln!("{text}");
     }
-    eprintln!("Error: {e:#}");
     fail_code
 }

@@ -160,8 +160,6 @@ impl RawTerminal {
         };
         let mut raw = saved.clone();
         raw.make_raw();
-        // Keep output post-processing so our own messages still get CR LF.
-        raw.output_modes |= rustix::termios::OutputModes::OPOST;
         let ok =
             rustix::termios::tcsetattr(fd, rustix::termios::OptionalActions::Now, &raw).is_ok();
         RawTerminal {

@@ -454,7 +454,16 @@ const NO_VALUE: &str = "\0<no value>";
 fn walk(mut v: J, fields: &[String]) -> Result<J, TemplateError> {
     for f in fields {
         v = match &v {
-            J::Obj(_) => v.get(f).cloned().unwrap_or_else(|| J::s(NO_VALUE)),
+            J::Obj(pairs) => v
+                .get(f)
+                .or_else(|| {
+                    pairs
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(f))
+                        .map(|(_, x)| x)
+                })
+                .cloned()
+                .unwrap_or_else(|| J::s(NO_VALUE)),
             J::Null => return err(format!("nil pointer evaluating .{f}")),
             J::Str(s) if s == NO_VALUE => {
                 return err(format!("nil pointer evaluating interface {{}}.{f}"))

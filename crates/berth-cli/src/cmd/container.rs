@@ -155,6 +155,7 @@ fn ps_row(c: &J, trunc: bool) -> J {
         ("Mounts", J::s(mounts.join(","))),
         ("Names", J::s(names.join(","))),
         ("Networks", J::s(networks.join(","))),
+        ("Platform", J::Null),
         (
             "Ports",
             J::s(display_ports(c.get("Ports").map(J::items).unwrap_or(&[]))),
@@ -178,6 +179,7 @@ fn ps_header() -> J {
         ("Mounts", J::s("MOUNTS")),
         ("Names", J::s("NAMES")),
         ("Networks", J::s("NETWORKS")),
+        ("Platform", J::s("PLATFORM")),
         ("Ports", J::s("PORTS")),
         ("RunningFor", J::s("CREATED")),
         ("Size", J::s("SIZE")),
@@ -215,7 +217,8 @@ pub async fn ps(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     } else {
         p.str("format").to_string()
     };
-    if p.on("size") || format.contains(".Size") {
+    let json_all = format.trim() == "json" || format.replace(" ", "").contains("{{json.}}");
+    if p.on("size") || format.contains(".Size") || json_all {
         q.push(("size", "1".to_string()));
     }
     if let Some(f) = filters_json(p.all("filter"))? {
@@ -537,7 +540,7 @@ pub async fn port(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         if bindings.is_empty() {
             return Err(StatusError {
                 code: 1,
-                message: format!("Error: No public port '{key}' published for {}", p.args[0]),
+                message: format!("Error: No public port '{want}' published for {}", p.args[0]),
             }
             .into());
         }

@@ -328,7 +328,7 @@ fn image_rows(images: &[J], trunc: bool, digests: bool) -> Vec<J> {
                         human_size((size - shared) as f64)
                     }),
                 ),
-                ("VirtualSize", J::s(human_size(size as f64))),
+                ("VirtualSize", J::s(crate::human::human_size4(size as f64))),
             ]));
         }
     }
@@ -442,7 +442,7 @@ pub async fn load(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
     if is_json {
-        show_messages(res, p.on("quiet")).await?;
+        show_messages(res, false).await?;
     } else {
         let b = res.into_body().collect().await?.to_bytes();
         std::io::stdout().write_all(&b)?;
@@ -739,7 +739,10 @@ pub async fn history(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         ("Comment", J::s("COMMENT")),
         ("CreatedAt", J::s("CREATED AT")),
         ("CreatedBy", J::s("CREATED BY")),
-        ("CreatedSince", J::s("CREATED")),
+        (
+            "CreatedSince",
+            J::s(if human { "CREATED" } else { "CREATED AT" }),
+        ),
         ("ID", J::s("IMAGE")),
         ("Size", J::s("SIZE")),
     ]);

@@ -7,7 +7,7 @@ use hyper::Method;
 use super::image::{confirm, filters_json};
 use super::{need_args, parse};
 use crate::args::{b, v, Flag, Parsed};
-use crate::client::{path_seg, with_query};
+use crate::client::{path_seg, with_query, DaemonError};
 use crate::createopts::ram_in_bytes;
 use crate::human::human_size;
 use crate::json::J;
@@ -151,12 +151,28 @@ pub async fn rm(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         q.push(("v", "1".to_string()));
     }
     let c = &ctx.client;
+    let force = p.on("force");
     each(&p.args, |n| {
         let path = with_query(
             &format!("/containers/{}", path_seg(n.trim_start_matches('/'))),
             &q,
         );
-        async move { c.raw(Method::DELETE, &path, None).await.map(|_| Some(n)) }
+        async move {
+            match c.raw(Method::DELETE, &path, None).await {
+                Ok(_) => Ok(Some(n)),
+                // docker: with --force a container that is already gone is not a failure,
+                // though the daemon's message is still shown.
+                Err(e)
+                    if force
+                        && e.downcast_ref::<DaemonError>()
+                            .is_some_and(|d| d.status == 404) =>
+                {
+                    eprintln!("{e}");
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
+        }
     })
     .await
 }
@@ -327,17 +343,27 @@ pub async fn update(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     }
     let c = &ctx.client;
     let body = &body;
-    each(&p.args, |n| {
+    let warnings = std::cell::RefCell::new(Vec::new());
+    let warnings_ref = &warnings;
+    let code = each(&p.args, |n| {
         let path = format!("/containers/{}/update", path_seg(&n));
         async move {
             let r = c.json(Method::POST, &path, Some(body)).await?;
             for w in r.get("Warnings").map(J::items).unwrap_or(&[]) {
-                eprintln!("WARNING: {}", w.as_str().unwrap_or(""));
+                warnings_ref
+                    .borrow_mut()
+                    .push(w.as_str().unwrap_or("").to_string());
             }
             Ok(Some(n))
         }
     })
-    .await
+    .await;
+    // docker prints the daemon's warnings on stdout, after the names.
+    let w = warnings.into_inner();
+    if !w.is_empty() {
+        println!("{}", w.join("\n"));
+    }
+    code
 }
 
 /// `container prune` (also used by `system prune`); returns bytes reclaimed.

@@ -10,7 +10,7 @@ mod stats;
 mod system;
 mod volume;
 
-use crate::args::{self, Flag, Parsed, UsageError};
+use crate::args::{self, Flag, Parsed};
 use crate::Ctx;
 
 /// Splits the command words into the canonical command path and its arguments.
@@ -48,20 +48,98 @@ pub fn parse(
 ) -> anyhow::Result<Option<Parsed>> {
     let p = args::parse(flags, rest, interspersed)?;
     if p.help {
-        print!("{}", args::help_text(&ctx.command, "", flags));
+        print!("{}", args::help_text(&usage(&ctx.command), "", flags));
         return Ok(None);
     }
     Ok(Some(p))
 }
 
-/// Requires at least `n` positional arguments (docker's "requires at least 1 argument").
+/// A command got the wrong number of arguments; docker exits 1 for this (not 125).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArgCount {
+    /// How many are needed.
+    pub n: usize,
+    /// Exactly `n` (else at least `n`).
+    pub exact: bool,
+}
+
+impl std::fmt::Display for ArgCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = if self.n == 1 { "" } else { "s" };
+        let least = if self.exact { "" } else { "at least " };
+        write!(f, "requires {least}{} argument{plural}", self.n)
+    }
+}
+
+impl std::error::Error for ArgCount {}
+
+/// Requires `n` positional arguments (at least `n` unless `exact`).
 pub fn need_args(p: &Parsed, n: usize, exact: bool) -> anyhow::Result<()> {
     if p.args.len() < n || (exact && p.args.len() != n) {
-        let what = if exact { "exactly" } else { "at least" };
-        let plural = if n == 1 { "" } else { "s" };
-        return Err(UsageError(format!("requires {what} {n} argument{plural}")).into());
+        return Err(ArgCount { n, exact }.into());
     }
     Ok(())
+}
+
+const USAGES: &[(&str, &str)] = &[
+    ("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]"),
+    ("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]"),
+    ("start", "[OPTIONS] CONTAINER [CONTAINER...]"),
+    ("attach", "[OPTIONS] CONTAINER"),
+    ("exec", "[OPTIONS] CONTAINER COMMAND [ARG...]"),
+    ("ps", "[OPTIONS]"),
+    ("ls", "[OPTIONS]"),
+    ("logs", "[OPTIONS] CONTAINER"),
+    ("stop", "[OPTIONS] CONTAINER [CONTAINER...]"),
+    ("kill", "[OPTIONS] CONTAINER [CONTAINER...]"),
+    ("rm", "[OPTIONS] CONTAINER [CONTAINER...]"),
+    ("restart", "[OPTIONS] CONTAINER [CONTAINER...]"),
+    ("pause", "CONTAINER [CONTAINER...]"),
+    ("unpause", "CONTAINER [CONTAINER...]"),
+    ("wait", "CONTAINER [CONTAINER...]"),
+    ("rename", "CONTAINER NEW_NAME"),
+    ("update", "[OPTIONS] CONTAINER [CONTAINER...]"),
+    ("inspect", "[OPTIONS] NAME|ID [NAME|ID...]"),
+    ("top", "CONTAINER [ps OPTIONS]"),
+    ("diff", "CONTAINER"),
+    ("port", "CONTAINER [PRIVATE_PORT[/PROTO]]"),
+    ("stats", "[OPTIONS] [CONTAINER...]"),
+    ("cp", "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-"),
+    ("export", "[OPTIONS] CONTAINER"),
+    ("commit", "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]"),
+    ("images", "[OPTIONS] [REPOSITORY[:TAG]]"),
+    ("load", "[OPTIONS]"),
+    ("save", "[OPTIONS] IMAGE [IMAGE...]"),
+    ("tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]"),
+    ("rmi", "[OPTIONS] IMAGE [IMAGE...]"),
+    ("import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]"),
+    ("history", "[OPTIONS] IMAGE"),
+    ("pull", "[OPTIONS] NAME[:TAG|@DIGEST]"),
+    ("version", "[OPTIONS]"),
+    ("info", "[OPTIONS]"),
+    ("events", "[OPTIONS]"),
+    ("prune", "[OPTIONS]"),
+    ("df", "[OPTIONS]"),
+];
+
+/// Docker's usage line for a command path ("run [OPTIONS] IMAGE [COMMAND] [ARG...]").
+pub fn usage(path: &str) -> String {
+    let name = path.rsplit(' ').next().unwrap_or(path);
+    let group = path.split_once(' ').map(|(g, _)| g);
+    let args = match (group, name) {
+        (Some("volume"), "create") => "[OPTIONS] [VOLUME]",
+        (Some("volume"), "rm" | "remove" | "inspect") => "[OPTIONS] VOLUME [VOLUME...]",
+        (Some("volume"), "ls" | "list") => "[OPTIONS]",
+        (Some("image"), "inspect") => "[OPTIONS] IMAGE [IMAGE...]",
+        (Some("image"), "rm" | "remove") => "[OPTIONS] IMAGE [IMAGE...]",
+        (Some("image"), "ls" | "list") => "[OPTIONS] [REPOSITORY[:TAG]]",
+        (Some("container"), "inspect") => "[OPTIONS] CONTAINER [CONTAINER...]",
+        _ => USAGES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or("[OPTIONS]", |(_, u)| u),
+    };
+    format!("{path} {args}")
 }
 
 /// Runs one command.

@@ -7,7 +7,7 @@ use anyhow::{anyhow, Context as _};
 use hyper::Method;
 
 use super::{image, need_args, parse};
-use crate::args::{b, v, Flag};
+use crate::args::{b, v, Flag, UsageError};
 use crate::client::{path_seg, with_query, Client, DaemonError};
 use crate::createopts::{self, CreateRequest, CREATE_FLAGS};
 use crate::json::J;
@@ -80,7 +80,7 @@ pub async fn create(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     } else {
         None
     };
-    let req = createopts::build(&p, true, console)?;
+    let req = createopts::build(&p, true, console).map_err(|e| UsageError(e.to_string()))?;
     let id = create_container(ctx, &req, p.get("pull").unwrap_or("missing"), p.on("quiet")).await?;
     if let Some(f) = p.get("cidfile") {
         write_cidfile(f, &id)?;
@@ -203,7 +203,7 @@ pub async fn run(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     }
     let keys = stream::detach_keys(p.get("detach-keys").unwrap_or("ctrl-p,ctrl-q"))?;
     let console = if tty { stream::term_size() } else { None };
-    let req = createopts::build(&p, detach, console)?;
+    let req = createopts::build(&p, detach, console).map_err(|e| UsageError(e.to_string()))?;
     let id = create_container(ctx, &req, p.get("pull").unwrap_or("missing"), p.on("quiet")).await?;
     if let Some(f) = p.get("cidfile") {
         write_cidfile(f, &id)?;
@@ -385,6 +385,14 @@ pub async fn attach(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         .hijack(&with_query(&format!("/containers/{id}/attach"), &q), None)
         .await?;
     let raw = (tty && stdin).then(RawTerminal::enable);
+    if tty && stream::stdout_is_tty() {
+        // Like docker: resize to a wrong size first so the shell redraws its prompt
+        // when it gets the real one.
+        if let Some((h, w)) = stream::term_size() {
+            let path = format!("/containers/{id}/resize?h={}&w={}", h + 1, w + 1);
+            let _ = ctx.client.post(&path).await;
+        }
+    }
     let resizer = (tty && stream::stdout_is_tty())
         .then(|| stream::spawn_resizer(ctx.client.clone(), format!("/containers/{id}/resize")));
     let sig_proxy = !p.has("sig-proxy") || p.on("sig-proxy");
