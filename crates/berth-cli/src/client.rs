@@ -86,9 +86,9 @@ pub fn empty() -> Body {
     Empty::new().map_err(|never| match never {}).boxed_unsync()
 }
 
-/// A JSON body.
+/// A JSON body, newline-terminated as Go's `json.Encoder` writes it (docker's bodies).
 pub fn json_body(v: &J) -> Body {
-    Full::new(Bytes::from(v.to_compact()))
+    Full::new(Bytes::from(format!("{}\n", v.to_compact())))
         .map_err(|never| match never {})
         .boxed_unsync()
 }

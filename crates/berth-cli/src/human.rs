@@ -217,11 +217,8 @@ pub fn parse_time_arg(arg: &str) -> Option<String> {
         return None;
     }
     if arg.bytes().all(|c| c.is_ascii_digit() || c == b'.') {
-        return Some(if arg.contains('.') {
-            arg.to_string()
-        } else {
-            format!("{arg}.000000000")
-        });
+        // docker passes unix timestamps through as typed.
+        return Some(arg.to_string());
     }
     if let Some(d) = parse_go_duration(arg) {
         let t = now() - d;
@@ -319,10 +316,7 @@ mod tests {
         assert_eq!(rfc3339(t as i64), "2026-11-26T14:24:30Z");
         assert_eq!(parse_rfc3339("2026-11-26T15:24:30+01:00"), Some(t.floor()));
         assert_eq!(parse_rfc3339("yesterday"), None);
-        assert_eq!(
-            parse_time_arg("1700000000"),
-            Some("1700000000.000000000".into())
-        );
+        assert_eq!(parse_time_arg("1700000000"), Some("1700000000".into()));
         assert_eq!(parse_go_duration("1h30m"), Some(5400.0));
         assert_eq!(parse_go_duration("10x"), None);
     }

@@ -29,6 +29,19 @@ pub fn split_ref(r: &str) -> (String, String) {
     }
 }
 
+/// The fully qualified repository name docker sends (`reference.ParseNormalizedNamed(..).Name()`):
+/// "busybox" → "docker.io/library/busybox", "me/app" → "docker.io/me/app"; names whose
+/// first part is a registry (has a `.` or `:`, or is `localhost`) stay as they are.
+pub fn full_name(repo: &str) -> String {
+    match repo.split_once('/') {
+        Some((first, _)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            repo.to_string()
+        }
+        Some(_) => format!("docker.io/{repo}"),
+        None => format!("docker.io/library/{repo}"),
+    }
+}
+
 /// "busybox" → "busybox:latest" (docker's familiar form, as its messages show it).
 pub fn normalize_ref(r: &str) -> String {
     if r.contains('@') {
@@ -52,6 +65,15 @@ pub fn filters_json(filters: &[String]) -> anyhow::Result<Option<String>> {
         let mut m = o.get(&k).cloned().unwrap_or(J::Obj(Vec::new()));
         m.set(v.trim(), J::Bool(true));
         o.set(&k, m);
+    }
+    // Go marshals maps with their keys sorted.
+    if let J::Obj(pairs) = &mut o {
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, inner) in pairs.iter_mut() {
+            if let J::Obj(vals) = inner {
+                vals.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+        }
     }
     Ok(Some(o.to_compact()))
 }
@@ -148,9 +170,9 @@ pub async fn show_messages(
 pub async fn pull(ctx: &Ctx, image: &str, quiet: bool, print_name: bool) -> anyhow::Result<()> {
     let (repo, tag) = split_ref(image);
     let q = if tag.starts_with("sha256:") {
-        vec![("fromImage", format!("{repo}@{tag}"))]
+        vec![("fromImage", format!("{}@{tag}", full_name(&repo)))]
     } else {
-        vec![("fromImage", repo.clone()), ("tag", tag.clone())]
+        vec![("fromImage", full_name(&repo)), ("tag", tag.clone())]
     };
     let res = ctx
         .client
@@ -544,7 +566,7 @@ pub async fn tag(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     ctx.client
         .post(&with_query(
             &format!("/images/{}/tag", path_seg(&p.args[0])),
-            &[("repo", repo), ("tag", tag)],
+            &[("repo", full_name(&repo)), ("tag", tag)],
         ))
         .await?;
     Ok(0)
@@ -644,9 +666,7 @@ pub async fn import(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         )
     };
     if let Some(r) = p.args.get(1) {
-        let (repo, tag) = split_ref(r);
-        q.push(("repo", repo));
-        q.push(("tag", tag));
+        q.push(("repo", r.clone()));
     }
     if let Some(m) = p.get("message") {
         q.push(("message", m.to_string()));
@@ -789,11 +809,15 @@ pub async fn commit(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     };
     need_args(&p, 1, false)?;
     let mut q: Vec<(&str, String)> = vec![("container", p.args[0].clone())];
-    if let Some(r) = p.args.get(1) {
-        let (repo, tag) = split_ref(r);
-        q.push(("repo", repo));
-        q.push(("tag", tag));
-    }
+    let (repo, tag) = match p.args.get(1) {
+        Some(r) => {
+            let (repo, tag) = split_ref(r);
+            (full_name(&repo), tag)
+        }
+        None => (String::new(), String::new()),
+    };
+    q.push(("repo", repo));
+    q.push(("tag", tag));
     q.push(("comment", p.str("message").to_string()));
     q.push(("author", p.str("author").to_string()));
     let pause = !p.has("pause") || p.on("pause");
@@ -805,11 +829,7 @@ pub async fn commit(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     }
     let res = ctx
         .client
-        .json(
-            Method::POST,
-            &with_query("/commit", &q),
-            Some(&J::Obj(Vec::new())),
-        )
+        .json(Method::POST, &with_query("/commit", &q), None)
         .await?;
     println!("{}", res.str_of("Id"));
     Ok(0)

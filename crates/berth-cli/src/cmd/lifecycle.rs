@@ -274,61 +274,83 @@ const UPDATE_FLAGS: &[Flag] = &[
     ),
 ];
 
-/// The `update` body: only the resources given, as the daemon leaves zero values alone.
+/// The `update` body, field for field as docker sends it: the whole `Resources` struct
+/// (zeros and nulls mean "leave as is" to the daemon) plus the restart policy.
 pub fn update_body(p: &Parsed) -> anyhow::Result<J> {
-    let mut body = J::Obj(Vec::new());
-    let int = |name: &str, v: &str| {
-        v.parse::<i64>().map_err(|_| {
-            anyhow::anyhow!("invalid argument {v:?} for \"--{name}\" flag: not an integer")
-        })
+    let int = |name: &str| -> anyhow::Result<Option<i64>> {
+        p.get(name)
+            .map(|v| {
+                v.parse::<i64>().map_err(|_| {
+                    anyhow::anyhow!("invalid argument \"{v}\" for \"--{name}\" flag: strconv.ParseInt: parsing \"{v}\": invalid syntax")
+                })
+            })
+            .transpose()
     };
-    for (flag, key) in [
-        ("blkio-weight", "BlkioWeight"),
-        ("cpu-period", "CpuPeriod"),
-        ("cpu-quota", "CpuQuota"),
-        ("cpu-shares", "CpuShares"),
-        ("pids-limit", "PidsLimit"),
-    ] {
-        if let Some(v) = p.get(flag) {
-            body.set(key, J::int(int(flag, v)?));
+    let size = |name: &str| -> anyhow::Result<i64> {
+        p.get(name)
+            .map(|v| {
+                if v == "-1" && name == "memory-swap" {
+                    Ok(-1)
+                } else {
+                    ram_in_bytes(v)
+                }
+            })
+            .transpose()
+            .map(|o| o.unwrap_or(0))
+    };
+    let nano_cpus = match p.get("cpus") {
+        None => 0,
+        Some(c) => {
+            let f: f64 = c.parse().map_err(|_| {
+                anyhow::anyhow!("invalid argument \"{c}\" for \"--cpus\" flag: failed to parse {c} as a rational number")
+            })?;
+            (f * 1e9).round() as i64
         }
-    }
-    for (flag, key) in [("cpuset-cpus", "CpusetCpus"), ("cpuset-mems", "CpusetMems")] {
-        if let Some(v) = p.get(flag) {
-            body.set(key, J::s(v));
+    };
+    let restart = match p.get("restart") {
+        None => J::obj([("Name", J::s("")), ("MaximumRetryCount", J::int(0))]),
+        Some(r) => {
+            let (name, count) = r.split_once(':').unwrap_or((r, "0"));
+            let count: i64 = count.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "invalid restart policy format: maximum retry count must be an integer"
+                )
+            })?;
+            J::obj([("Name", J::s(name)), ("MaximumRetryCount", J::int(count))])
         }
-    }
-    if let Some(c) = p.get("cpus") {
-        let f: f64 = c.parse().map_err(|_| {
-            anyhow::anyhow!("invalid argument {c:?} for \"--cpus\" flag: not a number")
-        })?;
-        body.set("NanoCpus", J::int((f * 1e9).round() as i64));
-    }
-    for (flag, key) in [
-        ("memory", "Memory"),
-        ("memory-reservation", "MemoryReservation"),
-    ] {
-        if let Some(v) = p.get(flag) {
-            body.set(key, J::int(ram_in_bytes(v)?));
-        }
-    }
-    if let Some(v) = p.get("memory-swap") {
-        body.set(
-            "MemorySwap",
-            J::int(if v == "-1" { -1 } else { ram_in_bytes(v)? }),
-        );
-    }
-    if let Some(r) = p.get("restart") {
-        let (name, count) = r.split_once(':').unwrap_or((r, "0"));
-        body.set(
-            "RestartPolicy",
-            J::obj([
-                ("Name", J::s(name)),
-                ("MaximumRetryCount", J::int(int("restart", count)?)),
-            ]),
-        );
-    }
-    Ok(body)
+    };
+    Ok(J::obj([
+        ("CpuShares", J::int(int("cpu-shares")?.unwrap_or(0))),
+        ("Memory", J::int(size("memory")?)),
+        ("NanoCpus", J::int(nano_cpus)),
+        ("CgroupParent", J::s("")),
+        ("BlkioWeight", J::int(int("blkio-weight")?.unwrap_or(0))),
+        ("BlkioWeightDevice", J::Null),
+        ("BlkioDeviceReadBps", J::Null),
+        ("BlkioDeviceWriteBps", J::Null),
+        ("BlkioDeviceReadIOps", J::Null),
+        ("BlkioDeviceWriteIOps", J::Null),
+        ("CpuPeriod", J::int(int("cpu-period")?.unwrap_or(0))),
+        ("CpuQuota", J::int(int("cpu-quota")?.unwrap_or(0))),
+        ("CpuRealtimePeriod", J::int(0)),
+        ("CpuRealtimeRuntime", J::int(0)),
+        ("CpusetCpus", J::s(p.str("cpuset-cpus"))),
+        ("CpusetMems", J::s(p.str("cpuset-mems"))),
+        ("Devices", J::Null),
+        ("DeviceCgroupRules", J::Null),
+        ("DeviceRequests", J::Null),
+        ("MemoryReservation", J::int(size("memory-reservation")?)),
+        ("MemorySwap", J::int(size("memory-swap")?)),
+        ("MemorySwappiness", J::Null),
+        ("OomKillDisable", J::Null),
+        ("PidsLimit", int("pids-limit")?.map_or(J::Null, J::int)),
+        ("Ulimits", J::Null),
+        ("CpuCount", J::int(0)),
+        ("CpuPercent", J::int(0)),
+        ("IOMaximumIOps", J::int(0)),
+        ("IOMaximumBandwidth", J::int(0)),
+        ("RestartPolicy", restart),
+    ]))
 }
 
 /// `update`.
@@ -337,8 +359,9 @@ pub async fn update(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         return Ok(0);
     };
     need_args(&p, 1, false)?;
-    let body = update_body(&p)?;
-    if body.pairs().is_empty() {
+    let body = update_body(&p).map_err(|e| crate::args::UsageError(e.to_string()))?;
+    let given = UPDATE_FLAGS.iter().any(|f| p.has(f.long));
+    if !given {
         anyhow::bail!("you must provide one or more flags when using this command");
     }
     let c = &ctx.client;

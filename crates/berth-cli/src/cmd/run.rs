@@ -80,7 +80,8 @@ pub async fn create(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     } else {
         None
     };
-    let req = createopts::build(&p, true, console).map_err(|e| UsageError(e.to_string()))?;
+    // docker create records the same attach flags run would use without -d.
+    let req = createopts::build(&p, false, console).map_err(|e| UsageError(e.to_string()))?;
     let id = create_container(ctx, &req, p.get("pull").unwrap_or("missing"), p.on("quiet")).await?;
     if let Some(f) = p.get("cidfile") {
         write_cidfile(f, &id)?;
@@ -109,7 +110,11 @@ async fn register_wait(
 ) -> tokio::task::JoinHandle<anyhow::Result<J>> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let client = client.clone();
-    let path = format!("/containers/{id}/wait?condition={condition}");
+    let path = if condition.is_empty() {
+        format!("/containers/{id}/wait")
+    } else {
+        format!("/containers/{id}/wait?condition={condition}")
+    };
     let task = tokio::spawn(async move {
         let res = client
             .send(Method::POST, &path, crate::client::empty(), &[])
@@ -337,6 +342,8 @@ pub async fn attach(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         return Ok(0);
     };
     need_args(&p, 1, true)?;
+    // Like docker, the wait for the exit status is registered before anything else.
+    let wait = register_wait(&ctx.client, &path_seg(&p.args[0]), "").await;
     let c = ctx
         .client
         .get(&format!("/containers/{}/json", path_seg(&p.args[0])))
@@ -406,10 +413,7 @@ pub async fn attach(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     if ended? == Ended::Detached {
         return Ok(0);
     }
-    let w = ctx
-        .client
-        .json(Method::POST, &format!("/containers/{id}/wait"), None)
-        .await?;
+    let w = wait.await.map_err(|e| anyhow!("wait: {e}"))??;
     wait_status(&w)
 }
 
