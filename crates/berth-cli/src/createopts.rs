@@ -851,7 +851,7 @@ mod tests {
         let p = parse(CREATE_FLAGS, &argv, false).expect("flags parse");
         assert_eq!(
             build(&p, true, None).expect_err("bad size").to_string(),
-            "invalid size: 'lots'"
+            "invalid argument \"lots\" for \"-m, --memory\" flag: invalid size: 'lots'"
         );
         assert!(parse_publish("a:b:c:d").is_err());
         assert!(restart_policy("sometimes").is_err());
