@@ -24,3 +24,13 @@ cd "$BERTH_REPO"
 log "cargo build --release --workspace"
 cargo build --release --workspace
 log "built $(berth_runtime_path)"
+
+# berth-init (`docker run --init`) is bind-mounted into containers that may have no libc,
+# so it is linked statically (glibc's libc.a from build-essential; no network needed), in
+# its own target dir so the RUSTFLAGS do not invalidate the main build's cache.
+# Result: target/static/x86_64-unknown-linux-gnu/release/berth-init (static-pie, stripped).
+log "cargo build --release -p berth-init (static)"
+RUSTFLAGS="-C target-feature=+crt-static" CARGO_PROFILE_RELEASE_STRIP=symbols \
+    CARGO_TARGET_DIR="$BERTH_REPO/target/static" \
+    cargo build --release -p berth-init --target x86_64-unknown-linux-gnu
+log "built $BERTH_REPO/target/static/x86_64-unknown-linux-gnu/release/berth-init"
