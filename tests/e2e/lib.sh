@@ -9,6 +9,7 @@ e2e_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 docker_cli=/usr/local/bin/docker
 [ -x "$docker_cli" ] || docker_cli=$(command -v docker || echo docker)
+export DK="$docker_cli"   # the CLI, for `sh -c` pipelines in the suites
 
 # Output of the last check's command: stdout in $OUT, stderr in $ERR, status in $RC.
 OUT='' ERR='' RC=0
