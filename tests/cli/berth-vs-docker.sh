@@ -104,11 +104,11 @@ compare() { # name: compares $T/d.* with $T/b.*; STDERR=0 skips stderr
 same() {
     local name="$1"; shift
     local try
-    for try in 1 2; do
+    for try in 1 2 3; do
         run_cli d "$T/d" "$@"
         run_cli b "$T/b" "$@"
         compare && { report "$name" ok; return; }
-        [ "$try" = 1 ] && sleep 1
+        [ "$try" != 3 ] && sleep 1
     done
     report "$name" fail "$(cat "$T/lastdiff")"
 }
@@ -344,6 +344,8 @@ done
 if compare; then report "container prune -f --filter label" ok; else report "container prune -f --filter label" fail "$(cat "$T/lastdiff")"; fi
 pair "image prune -f (nothing dangling)" image prune -f --filter label=nosuch
 pair "volume prune -f" volume prune -f --filter label=nosuch
+
+pair "system prune -f (filter matching nothing)" system prune -f --filter label=nosuch
 
 # -- daemon errors and usage
 pair "unknown command" nosuchcommand

@@ -57,6 +57,7 @@ wire "images" images
 wire "images -a --filter" images -a --filter dangling=false
 wire "run --rm echo" run --rm busybox echo hi
 wire "run -d --name -e -v -p -m" run -d --name wire-@-d -e A=1 -v /tmp:/h:ro -p 127.0.0.1:28099:80 -m 64m busybox sleep 1000
+wire "run -p ranges, udp, ipv6" create --name wire-@-p -p 127.0.0.1:28100-28101:80-81/udp -p 28102:82 -p 83 busybox
 wire "run -it (no tty: refused)" run -it --rm busybox true
 wire "run --restart --label --health" run -d --name wire-@-h --restart always -l a=b --health-cmd true busybox sleep 1000
 wire "ps" ps

@@ -226,8 +226,22 @@ fn kv_map(items: &[String]) -> J {
     o
 }
 
-/// A `-p` spec: "[ip:][hostPort:]containerPort[/proto]" → ("80/tcp", HostIp, HostPort).
-pub fn parse_publish(spec: &str) -> anyhow::Result<(String, String, String)> {
+fn port_range(s: &str, what: &str) -> anyhow::Result<(u16, u16)> {
+    let bad = || anyhow!("invalid {what}: {s}");
+    let (a, b) = s.split_once('-').unwrap_or((s, s));
+    let (a, b) = (
+        a.parse::<u16>().map_err(|_| bad())?,
+        b.parse::<u16>().map_err(|_| bad())?,
+    );
+    if a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// A `-p` spec "[ip:][hostPort:]containerPort[/proto]" (ports may be ranges, "8000-8001:80-81")
+/// → one ("80/tcp", HostIp, HostPort) per container port, as docker's `nat.ParsePortSpec`.
+pub fn parse_publish(spec: &str) -> anyhow::Result<Vec<(String, String, String)>> {
     let (main, proto) = spec.rsplit_once('/').unwrap_or((spec, "tcp"));
     let parts: Vec<&str> = if main.starts_with('[') {
         // [::1]:8080:80
@@ -253,17 +267,32 @@ pub fn parse_publish(spec: &str) -> anyhow::Result<(String, String, String)> {
             "invalid port format for -p {spec:?}: use [ip:][hostPort:]containerPort[/protocol]"
         ),
     };
-    if container.is_empty() || !container.split('-').all(|x| x.parse::<u16>().is_ok()) {
-        bail!("invalid containerPort: {container}");
+    if !matches!(proto, "tcp" | "udp" | "sctp") {
+        bail!("invalid proto: {proto}");
     }
-    if !host.is_empty() && !host.split('-').all(|x| x.parse::<u16>().is_ok()) {
-        bail!("invalid hostPort: {host}");
+    let (c0, c1) = port_range(container, "containerPort")?;
+    let hosts = if host.is_empty() {
+        None
+    } else {
+        Some(port_range(host, "hostPort")?)
+    };
+    if let Some((h0, h1)) = hosts {
+        if h1 - h0 != c1 - c0 && h0 != h1 {
+            bail!("invalid ranges specified for container and host Ports: {container} and {host}");
+        }
     }
-    Ok((
-        format!("{container}/{proto}"),
-        ip.to_string(),
-        host.to_string(),
-    ))
+    let mut out = Vec::new();
+    for (i, c) in (c0..=c1).enumerate() {
+        let hp = match hosts {
+            None => String::new(),
+            // One host range for several container ports: docker leaves the choice to the
+            // daemon within the range.
+            Some((h0, h1)) if h1 - h0 != c1 - c0 => format!("{h0}-{h1}"),
+            Some((h0, _)) => (u32::from(h0) + i as u32).to_string(),
+        };
+        out.push((format!("{c}/{proto}"), ip.to_string(), hp));
+    }
+    Ok(out)
 }
 
 fn parse_mount(spec: &str) -> anyhow::Result<J> {
@@ -412,14 +441,15 @@ pub fn build(
     let mut exposed = J::Obj(Vec::new());
     let mut bindings = J::Obj(Vec::new());
     for spec in p.all("publish") {
-        let (port, ip, host) = parse_publish(spec)?;
-        exposed.set(&port, J::Obj(Vec::new()));
-        let mut list = bindings
-            .get(&port)
-            .map(|l| l.items().to_vec())
-            .unwrap_or_default();
-        list.push(J::obj([("HostIp", J::s(ip)), ("HostPort", J::s(host))]));
-        bindings.set(&port, J::Arr(list));
+        for (port, ip, host) in parse_publish(spec)? {
+            exposed.set(&port, J::Obj(Vec::new()));
+            let mut list = bindings
+                .get(&port)
+                .map(|l| l.items().to_vec())
+                .unwrap_or_default();
+            list.push(J::obj([("HostIp", J::s(ip)), ("HostPort", J::s(host))]));
+            bindings.set(&port, J::Arr(list));
+        }
     }
     for e in p.all("expose") {
         let port = if e.contains('/') {
@@ -854,6 +884,30 @@ mod tests {
             "invalid argument \"lots\" for \"-m, --memory\" flag: invalid size: 'lots'"
         );
         assert!(parse_publish("a:b:c:d").is_err());
+        assert!(parse_publish("80/bogus").is_err());
+        assert_eq!(
+            parse_publish("127.0.0.1:8000-8001:80-81/udp").ok(),
+            Some(vec![
+                (
+                    "80/udp".to_string(),
+                    "127.0.0.1".to_string(),
+                    "8000".to_string()
+                ),
+                (
+                    "81/udp".to_string(),
+                    "127.0.0.1".to_string(),
+                    "8001".to_string()
+                ),
+            ])
+        );
+        assert_eq!(
+            parse_publish("[::1]:8080:80").ok(),
+            Some(vec![(
+                "80/tcp".to_string(),
+                "::1".to_string(),
+                "8080".to_string()
+            )])
+        );
         assert!(restart_policy("sometimes").is_err());
         assert_eq!(ram_in_bytes("1.5g").ok(), Some(1_610_612_736));
     }
