@@ -3,9 +3,10 @@
 use async_trait::async_trait;
 use berth_model::docker;
 use berth_model::{
-    ArchivePutOptions, AttachOptions, BoxStream, ByteStream, CommitOptions, CreateContainer, EventsOptions,
-    Filters, Hijack, ImportOptions, JsonMessage, ListContainersOptions, ListImagesOptions, LogOptions, LogStream,
-    PathStat, RemoveOptions, Result, WaitCondition, WaitFuture,
+    ArchivePutOptions, AttachOptions, BoxStream, ByteStream, CommitOptions, CreateContainer,
+    EventsOptions, Filters, Hijack, ImportOptions, JsonMessage, ListContainersOptions,
+    ListImagesOptions, LogOptions, LogStream, PathStat, RemoveOptions, Result, WaitCondition,
+    WaitFuture,
 };
 
 use crate::Engine;
@@ -25,13 +26,23 @@ impl berth_model::Engine for Engine {
         self.events_stream(options).await
     }
 
-    async fn container_create(&self, request: CreateContainer) -> Result<docker::ContainerCreateResponse> {
+    async fn container_create(
+        &self,
+        request: CreateContainer,
+    ) -> Result<docker::ContainerCreateResponse> {
         self.create(request).await
     }
-    async fn container_list(&self, options: ListContainersOptions) -> Result<Vec<docker::ContainerSummary>> {
+    async fn container_list(
+        &self,
+        options: ListContainersOptions,
+    ) -> Result<Vec<docker::ContainerSummary>> {
         self.list(options).await
     }
-    async fn container_inspect(&self, id: &str, size: bool) -> Result<docker::ContainerInspectResponse> {
+    async fn container_inspect(
+        &self,
+        id: &str,
+        size: bool,
+    ) -> Result<docker::ContainerInspectResponse> {
         self.inspect(id, size).await
     }
     async fn container_start(&self, id: &str) -> Result<()> {
@@ -39,10 +50,20 @@ impl berth_model::Engine for Engine {
         let _op = c.op.lock().await;
         self.start_locked(&c, false).await
     }
-    async fn container_stop(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> Result<()> {
+    async fn container_stop(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         self.stop(id, signal, timeout).await
     }
-    async fn container_restart(&self, id: &str, signal: Option<String>, timeout: Option<i64>) -> Result<()> {
+    async fn container_restart(
+        &self,
+        id: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<()> {
         self.restart(id, signal, timeout).await
     }
     async fn container_kill(&self, id: &str, signal: Option<String>) -> Result<()> {
@@ -57,7 +78,11 @@ impl berth_model::Engine for Engine {
     async fn container_rename(&self, id: &str, new_name: &str) -> Result<()> {
         self.rename(id, new_name).await
     }
-    async fn container_update(&self, id: &str, update: docker::ContainerUpdateBody) -> Result<docker::ContainerUpdateResponse> {
+    async fn container_update(
+        &self,
+        id: &str,
+        update: docker::ContainerUpdateBody,
+    ) -> Result<docker::ContainerUpdateResponse> {
         self.update(id, update).await
     }
     async fn container_remove(&self, id: &str, options: RemoveOptions) -> Result<()> {
@@ -75,10 +100,18 @@ impl berth_model::Engine for Engine {
     async fn container_resize(&self, id: &str, height: u16, width: u16) -> Result<()> {
         self.resize(id, height, width).await
     }
-    async fn container_top(&self, id: &str, ps_args: Option<String>) -> Result<docker::ContainerTopResponse> {
+    async fn container_top(
+        &self,
+        id: &str,
+        ps_args: Option<String>,
+    ) -> Result<docker::ContainerTopResponse> {
         self.top(id, ps_args).await
     }
-    async fn container_stats(&self, id: &str, stream: bool) -> Result<BoxStream<docker::ContainerStatsResponse>> {
+    async fn container_stats(
+        &self,
+        id: &str,
+        stream: bool,
+    ) -> Result<BoxStream<docker::ContainerStatsResponse>> {
         self.stats(id, stream).await
     }
     async fn container_changes(&self, id: &str) -> Result<Vec<docker::FilesystemChange>> {
@@ -93,7 +126,13 @@ impl berth_model::Engine for Engine {
     async fn container_archive_get(&self, id: &str, path: &str) -> Result<(PathStat, ByteStream)> {
         self.archive_get(id, path).await
     }
-    async fn container_archive_put(&self, id: &str, path: &str, options: ArchivePutOptions, body: ByteStream) -> Result<()> {
+    async fn container_archive_put(
+        &self,
+        id: &str,
+        path: &str,
+        options: ArchivePutOptions,
+        body: ByteStream,
+    ) -> Result<()> {
         self.archive_put(id, path, options, body).await
     }
     async fn container_prune(&self, filters: Filters) -> Result<docker::ContainerPruneResponse> {
@@ -103,10 +142,18 @@ impl berth_model::Engine for Engine {
         self.commit(options).await
     }
 
-    async fn exec_create(&self, id: &str, config: docker::ExecConfig) -> Result<docker::IdResponse> {
+    async fn exec_create(
+        &self,
+        id: &str,
+        config: docker::ExecConfig,
+    ) -> Result<docker::IdResponse> {
         Engine::exec_create(self, id, config).await
     }
-    async fn exec_start(&self, exec_id: &str, config: docker::ExecStartConfig) -> Result<Option<Hijack>> {
+    async fn exec_start(
+        &self,
+        exec_id: &str,
+        config: docker::ExecStartConfig,
+    ) -> Result<Option<Hijack>> {
         Engine::exec_start(self, exec_id, config).await
     }
     async fn exec_resize(&self, exec_id: &str, height: u16, width: u16) -> Result<()> {
@@ -128,7 +175,12 @@ impl berth_model::Engine for Engine {
     async fn image_tag(&self, name: &str, repo: &str, tag: Option<String>) -> Result<()> {
         self.image_tag_event(name, repo, tag).await
     }
-    async fn image_remove(&self, name: &str, force: bool, noprune: bool) -> Result<Vec<docker::ImageDeleteResponseItem>> {
+    async fn image_remove(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+    ) -> Result<Vec<docker::ImageDeleteResponseItem>> {
         self.images_remove(name, force, noprune).await
     }
     async fn image_prune(&self, filters: Filters) -> Result<docker::ImagePruneResponse> {
@@ -140,10 +192,18 @@ impl berth_model::Engine for Engine {
     async fn image_save(&self, names: Vec<String>) -> Result<ByteStream> {
         self.images.save(names).await
     }
-    async fn image_import(&self, body: ByteStream, options: ImportOptions) -> Result<BoxStream<JsonMessage>> {
+    async fn image_import(
+        &self,
+        body: ByteStream,
+        options: ImportOptions,
+    ) -> Result<BoxStream<JsonMessage>> {
         self.images_import(body, options).await
     }
-    async fn image_pull(&self, reference: &str, tag: Option<String>) -> Result<BoxStream<JsonMessage>> {
+    async fn image_pull(
+        &self,
+        reference: &str,
+        tag: Option<String>,
+    ) -> Result<BoxStream<JsonMessage>> {
         self.images_pull(reference, tag).await
     }
 
@@ -181,7 +241,9 @@ impl berth_model::Engine for Engine {
         Ok(())
     }
     async fn volume_prune(&self, filters: Filters) -> Result<docker::VolumePruneResponse> {
-        let all = filters.get("all").is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
+        let all = filters
+            .get("all")
+            .is_some_and(|v| v.iter().any(|x| x == "true" || x == "1"));
         let mut deleted = Vec::new();
         let mut space = 0i64;
         for v in self.volumes.list() {

@@ -139,7 +139,8 @@ impl Container {
     /// Loads `dir/config.json`.
     pub fn load(dir: &Path) -> Result<Arc<Container>, Error> {
         let path = dir.join("config.json");
-        let data = std::fs::read(&path).map_err(util::io_err(format!("reading {}", path.display())))?;
+        let data =
+            std::fs::read(&path).map_err(util::io_err(format!("reading {}", path.display())))?;
         let record: Record = serde_json::from_slice(&data)
             .map_err(|e| Error::internal(format!("{}: {e}", path.display())))?;
         Ok(Container::new(record, dir.to_path_buf()))
@@ -231,7 +232,10 @@ pub fn status_text(s: &RunState, now: f64) -> String {
     let ago = |t: &str| util::parse_rfc3339(t).map(|t| human_duration(now - t));
     match s.status.as_str() {
         "running" | "paused" => {
-            let mut out = format!("Up {}", ago(&s.started_at).unwrap_or_else(|| "Less than a second".into()));
+            let mut out = format!(
+                "Up {}",
+                ago(&s.started_at).unwrap_or_else(|| "Less than a second".into())
+            );
             if s.status == "paused" {
                 out.push_str(" (Paused)");
             }
@@ -303,12 +307,15 @@ mod tests {
         let mut s = RunState {
             status: "exited".into(),
             exit_code: 3,
-            finished_at: util::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(999_995)),
+            finished_at: util::rfc3339(
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(999_995),
+            ),
             ..Default::default()
         };
         assert_eq!(status_text(&s, now), "Exited (3) 5 seconds ago");
         s.status = "running".into();
-        s.started_at = util::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(999_820));
+        s.started_at =
+            util::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(999_820));
         assert_eq!(status_text(&s, now), "Up 3 minutes");
         s.status = "created".into();
         assert_eq!(status_text(&s, now), "Created");

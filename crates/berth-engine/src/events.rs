@@ -63,7 +63,10 @@ impl EventBus {
 
     /// Past events at or after `since` (seconds), and a receiver for the ones to come.
     /// Subscribing before copying the history means no event falls between the two.
-    pub fn subscribe(&self, since: Option<f64>) -> (Vec<EventMessage>, broadcast::Receiver<EventMessage>) {
+    pub fn subscribe(
+        &self,
+        since: Option<f64>,
+    ) -> (Vec<EventMessage>, broadcast::Receiver<EventMessage>) {
         let rx = self.live.subscribe();
         let past = match since {
             None => Vec::new(),
@@ -84,27 +87,36 @@ impl EventBus {
 
 /// The event's time in seconds.
 pub fn event_time(e: &EventMessage) -> f64 {
-    e.time_nano.map(|n| n as f64 / 1e9).unwrap_or(e.time.unwrap_or(0) as f64)
+    e.time_nano
+        .map(|n| n as f64 / 1e9)
+        .unwrap_or(e.time.unwrap_or(0) as f64)
 }
 
 /// Whether `e` passes Docker's event filters (container, image, volume, network, event,
 /// type, label; values of one key are OR-ed, keys are AND-ed).
 pub fn matches(e: &EventMessage, filters: &Filters) -> bool {
-    let attrs = e
-        .actor
-        .as_ref()
-        .and_then(|a| a.attributes.as_ref());
+    let attrs = e.actor.as_ref().and_then(|a| a.attributes.as_ref());
     let id = e.actor.as_ref().and_then(|a| a.id.as_deref()).unwrap_or("");
-    let name = attrs.and_then(|a| a.get("name")).map(String::as_str).unwrap_or("");
+    let name = attrs
+        .and_then(|a| a.get("name"))
+        .map(String::as_str)
+        .unwrap_or("");
     let typ = e.typ.map(|t| t.to_string()).unwrap_or_default();
     filters.iter().all(|(key, values)| {
         values.iter().any(|v| match key.as_str() {
             "type" => &typ == v,
-            "event" => e.action.as_deref().map(|a| a == v || a.starts_with(&format!("{v}:"))).unwrap_or(false),
+            "event" => e
+                .action
+                .as_deref()
+                .map(|a| a == v || a.starts_with(&format!("{v}:")))
+                .unwrap_or(false),
             "container" => typ == "container" && (id.starts_with(v.as_str()) || name == v),
             "image" => {
                 (typ == "image" && (id == v || name == v))
-                    || attrs.and_then(|a| a.get("image")).map(|i| i == v).unwrap_or(false)
+                    || attrs
+                        .and_then(|a| a.get("image"))
+                        .map(|i| i == v)
+                        .unwrap_or(false)
             }
             "volume" => typ == "volume" && id == v,
             "network" => typ == "network" && (id == v || name == v),
@@ -128,15 +140,33 @@ mod tests {
     use super::*;
 
     fn attrs(name: &str) -> HashMap<String, String> {
-        HashMap::from([("name".to_string(), name.to_string()), ("image".to_string(), "busybox".to_string())])
+        HashMap::from([
+            ("name".to_string(), name.to_string()),
+            ("image".to_string(), "busybox".to_string()),
+        ])
     }
 
     #[test]
     fn replay_since_and_filter() {
         let bus = EventBus::default();
-        bus.publish(EventMessageTypeEnum::CONTAINER, "create", "aaa", attrs("web"));
-        bus.publish(EventMessageTypeEnum::CONTAINER, "start", "aaa", attrs("web"));
-        bus.publish(EventMessageTypeEnum::VOLUME, "create", "vol1", HashMap::new());
+        bus.publish(
+            EventMessageTypeEnum::CONTAINER,
+            "create",
+            "aaa",
+            attrs("web"),
+        );
+        bus.publish(
+            EventMessageTypeEnum::CONTAINER,
+            "start",
+            "aaa",
+            attrs("web"),
+        );
+        bus.publish(
+            EventMessageTypeEnum::VOLUME,
+            "create",
+            "vol1",
+            HashMap::new(),
+        );
         let (past, _rx) = bus.subscribe(Some(0.0));
         assert_eq!(past.len(), 3);
         let f: Filters = [("event".to_string(), vec!["start".to_string()])].into();

@@ -40,7 +40,11 @@ impl Engine {
             .ok_or_else(|| Error::not_found(format!("No such exec instance: {id}")))
     }
 
-    pub(crate) async fn exec_create(&self, reference: &str, config: docker::ExecConfig) -> Result<docker::IdResponse, Error> {
+    pub(crate) async fn exec_create(
+        &self,
+        reference: &str,
+        config: docker::ExecConfig,
+    ) -> Result<docker::IdResponse, Error> {
         let c = self.container(reference)?;
         let rec = c.snapshot();
         match rec.state.status.as_str() {
@@ -57,7 +61,12 @@ impl Engine {
                     rec.id
                 )))
             }
-            _ => return Err(Error::conflict(format!("Container {} is not running", rec.id))),
+            _ => {
+                return Err(Error::conflict(format!(
+                    "Container {} is not running",
+                    rec.id
+                )))
+            }
         }
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(Error::invalid("No exec command specified"));
@@ -79,17 +88,33 @@ impl Engine {
                 r.exec_ids.remove(0);
             }
         })?;
-        let cmd = self.exec_record(&id)?.config.cmd.clone().unwrap_or_default().join(" ");
-        self.container_event(&rec, &format!("exec_create: {cmd}"), &[("execID", id.clone())]);
+        let cmd = self
+            .exec_record(&id)?
+            .config
+            .cmd
+            .clone()
+            .unwrap_or_default()
+            .join(" ");
+        self.container_event(
+            &rec,
+            &format!("exec_create: {cmd}"),
+            &[("execID", id.clone())],
+        );
         Ok(docker::IdResponse { id })
     }
 
-    pub(crate) async fn exec_start(&self, exec_id: &str, start: docker::ExecStartConfig) -> Result<Option<Hijack>, Error> {
+    pub(crate) async fn exec_start(
+        &self,
+        exec_id: &str,
+        start: docker::ExecStartConfig,
+    ) -> Result<Option<Hijack>, Error> {
         let e = self.exec_record(exec_id)?;
         {
             let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
             if st.started {
-                return Err(Error::conflict(format!("Error: Exec command {exec_id} has already run")));
+                return Err(Error::conflict(format!(
+                    "Error: Exec command {exec_id} has already run"
+                )));
             }
             st.started = true;
             st.running = true;
@@ -97,7 +122,10 @@ impl Engine {
         let c = self.container(&e.container)?;
         let rec = c.snapshot();
         if !rec.state.is_running() {
-            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         let tty = start.tty.or(e.config.tty).unwrap_or(false);
         let detach = start.detach.unwrap_or(false);
@@ -123,7 +151,11 @@ impl Engine {
         };
         e.state.lock().unwrap_or_else(|p| p.into_inner()).pid = i64::from(started.pid);
         let cmd = e.config.cmd.clone().unwrap_or_default().join(" ");
-        self.container_event(&rec, &format!("exec_start: {cmd}"), &[("execID", exec_id.to_string())]);
+        self.container_event(
+            &rec,
+            &format!("exec_start: {cmd}"),
+            &[("execID", exec_id.to_string())],
+        );
         // Record the exit as soon as it happens, whoever asks.
         {
             let e = e.clone();
@@ -131,7 +163,9 @@ impl Engine {
             let me = self.arc();
             let rec = rec.clone();
             tokio::spawn(async move {
-                let req = Request::ExecWait { exec_id: e.id.clone() };
+                let req = Request::ExecWait {
+                    exec_id: e.id.clone(),
+                };
                 let code = match shim::call::<ExecExit>(&run, &req).await {
                     Ok(x) => i64::from(x.exit_code),
                     Err(_) => 126,
@@ -142,24 +176,38 @@ impl Engine {
                     st.exit_code = Some(code);
                 }
                 if let Some(me) = me {
-                    me.container_event(&rec, "exec_die", &[("execID", e.id.clone()), ("exitCode", code.to_string())]);
+                    me.container_event(
+                        &rec,
+                        "exec_die",
+                        &[("execID", e.id.clone()), ("exitCode", code.to_string())],
+                    );
                 }
             });
         }
         if detach {
             return Ok(None);
         }
-        Ok(Some(Hijack { tty, io: Box::new(conn) }))
+        Ok(Some(Hijack {
+            tty,
+            io: Box::new(conn),
+        }))
     }
 
-    pub(crate) async fn exec_resize(&self, exec_id: &str, height: u16, width: u16) -> Result<(), Error> {
+    pub(crate) async fn exec_resize(
+        &self,
+        exec_id: &str,
+        height: u16,
+        width: u16,
+    ) -> Result<(), Error> {
         let e = self.exec_record(exec_id)?;
         let req = Request::Resize(berth_shim::protocol::ResizeRequest {
             height,
             width,
             exec_id: Some(exec_id.to_string()),
         });
-        shim::call::<berth_shim::protocol::Empty>(&self.run_dir(&e.container), &req).await.map(|_| ())
+        shim::call::<berth_shim::protocol::Empty>(&self.run_dir(&e.container), &req)
+            .await
+            .map(|_| ())
     }
 
     pub(crate) async fn exec_inspect(&self, exec_id: &str) -> Result<ExecInspectResponse, Error> {
@@ -168,8 +216,15 @@ impl Engine {
         let st = if st.running {
             // The stream of a finished exec closes only after the shim recorded its exit,
             // so a client inspecting right after its stream ended gets the code at once.
-            let req = Request::ExecWait { exec_id: e.id.clone() };
-            match tokio::time::timeout(Duration::from_millis(200), shim::call::<ExecExit>(&self.run_dir(&e.container), &req)).await {
+            let req = Request::ExecWait {
+                exec_id: e.id.clone(),
+            };
+            match tokio::time::timeout(
+                Duration::from_millis(200),
+                shim::call::<ExecExit>(&self.run_dir(&e.container), &req),
+            )
+            .await
+            {
                 Ok(Ok(x)) => {
                     let mut s = e.state.lock().unwrap_or_else(|p| p.into_inner());
                     s.running = false;
@@ -207,7 +262,11 @@ impl Engine {
 impl Engine {
     /// Runs a command in a container to completion (health checks): exit code and the
     /// first 4 KiB of its output.
-    pub(crate) async fn run_probe(&self, id: &str, config: docker::ExecConfig) -> Result<(i64, String), Error> {
+    pub(crate) async fn run_probe(
+        &self,
+        id: &str,
+        config: docker::ExecConfig,
+    ) -> Result<(i64, String), Error> {
         use tokio::io::AsyncReadExt;
         let exec = self.exec_create(id, config).await?.id;
         let start = docker::ExecStartConfig {
@@ -221,7 +280,8 @@ impl Engine {
             let _ = h.io.read_to_end(&mut raw).await;
             let mut at = 0;
             while at + 8 <= raw.len() {
-                let len = u32::from_be_bytes([raw[at + 4], raw[at + 5], raw[at + 6], raw[at + 7]]) as usize;
+                let len = u32::from_be_bytes([raw[at + 4], raw[at + 5], raw[at + 6], raw[at + 7]])
+                    as usize;
                 let end = (at + 8 + len).min(raw.len());
                 output.extend_from_slice(&raw[at + 8..end]);
                 at = end;
@@ -236,7 +296,10 @@ impl Engine {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.execs.lock().unwrap_or_else(|p| p.into_inner()).remove(&exec);
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&exec);
         output.truncate(4096);
         Ok((code, String::from_utf8_lossy(&output).into_owned()))
     }

@@ -48,9 +48,13 @@ impl Engine {
         if r.state.is_running() && r.state.pid > 0 {
             return Ok((PathBuf::from(format!("/proc/{}/root", r.state.pid)), None));
         }
-        let engine = self.arc().ok_or_else(|| Error::internal("engine shutting down"))?;
+        let engine = self
+            .arc()
+            .ok_or_else(|| Error::internal("engine shutting down"))?;
         let rootfs = self.container_dir(&r.id).join("rootfs");
-        self.images.mount(&r.image_id, &self.container_dir(&r.id), &rootfs).await?;
+        self.images
+            .mount(&r.image_id, &self.container_dir(&r.id), &rootfs)
+            .await?;
         Ok((
             rootfs.clone(),
             Some(RootGuard {
@@ -61,7 +65,10 @@ impl Engine {
         ))
     }
 
-    pub(crate) async fn changes(&self, reference: &str) -> Result<Vec<docker::FilesystemChange>, Error> {
+    pub(crate) async fn changes(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<docker::FilesystemChange>, Error> {
         let c = self.container(reference)?;
         let dir = self.container_dir(&c.lock().id);
         let store = self.images.store();
@@ -93,7 +100,11 @@ impl Engine {
         }))
     }
 
-    pub(crate) async fn archive_stat(&self, reference: &str, path: &str) -> Result<PathStat, Error> {
+    pub(crate) async fn archive_stat(
+        &self,
+        reference: &str,
+        path: &str,
+    ) -> Result<PathStat, Error> {
         let c = self.container(reference)?;
         let (root, guard) = self.root_of(&c).await?;
         let path = path.to_string();
@@ -106,7 +117,11 @@ impl Engine {
         Ok(path_stat(r))
     }
 
-    pub(crate) async fn archive_get(&self, reference: &str, path: &str) -> Result<(PathStat, ByteStream), Error> {
+    pub(crate) async fn archive_get(
+        &self,
+        reference: &str,
+        path: &str,
+    ) -> Result<(PathStat, ByteStream), Error> {
         let stat = self.archive_stat(reference, path).await?;
         let c = self.container(reference)?;
         let (root, guard) = self.root_of(&c).await?;
@@ -115,12 +130,20 @@ impl Engine {
             stat,
             stream_from(move |w| {
                 let _keep = guard;
-                berth_image::archive::archive_path(&root, &path, w).map(|_| ()).map_err(map_err)
+                berth_image::archive::archive_path(&root, &path, w)
+                    .map(|_| ())
+                    .map_err(map_err)
             }),
         ))
     }
 
-    pub(crate) async fn archive_put(&self, reference: &str, path: &str, opts: ArchivePutOptions, body: ByteStream) -> Result<(), Error> {
+    pub(crate) async fn archive_put(
+        &self,
+        reference: &str,
+        path: &str,
+        opts: ArchivePutOptions,
+        body: ByteStream,
+    ) -> Result<(), Error> {
         let c = self.container(reference)?;
         let rec = c.snapshot();
         if rec.host_config.readonly_rootfs.unwrap_or(false) {
@@ -130,9 +153,11 @@ impl Engine {
         let ownership = if opts.copy_uid_gid {
             let user = rec.config.user.clone().unwrap_or_default();
             let root2 = root.clone();
-            let u = tokio::task::spawn_blocking(move || berth_specgen::resolve_user(&root2, &user, &[]))
-                .await
-                .map_err(|e| Error::internal(e.to_string()))??;
+            let u = tokio::task::spawn_blocking(move || {
+                berth_specgen::resolve_user(&root2, &user, &[])
+            })
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
             berth_image::Ownership::Force(u.uid, u.gid)
         } else {
             berth_image::Ownership::Keep
@@ -141,7 +166,14 @@ impl Engine {
         let path = path.to_string();
         tokio::task::spawn_blocking(move || {
             let _keep = guard;
-            berth_image::archive::extract_into(&root, &path, reader, opts.no_overwrite_dir_non_dir, ownership).map_err(map_err)
+            berth_image::archive::extract_into(
+                &root,
+                &path,
+                reader,
+                opts.no_overwrite_dir_non_dir,
+                ownership,
+            )
+            .map_err(map_err)
         })
         .await
         .map_err(|e| Error::internal(e.to_string()))?
@@ -160,11 +192,14 @@ impl Engine {
         }
         config.hostname = None;
         config.image = None;
-        let config: Option<berth_image::ContainerConfig> =
-            serde_json::to_value(&config).ok().and_then(|v| serde_json::from_value(v).ok());
-        let reference = opts.repo.clone().filter(|r| !r.is_empty()).map(|r| match opts.tag.clone().filter(|t| !t.is_empty()) {
-            Some(t) => format!("{r}:{t}"),
-            None => r,
+        let config: Option<berth_image::ContainerConfig> = serde_json::to_value(&config)
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok());
+        let reference = opts.repo.clone().filter(|r| !r.is_empty()).map(|r| {
+            match opts.tag.clone().filter(|t| !t.is_empty()) {
+                Some(t) => format!("{r}:{t}"),
+                None => r,
+            }
         });
         let copts = berth_image::CommitOptions {
             config,
@@ -195,16 +230,24 @@ impl Engine {
     /// volume is still empty (Docker's copy-up on first use).
     pub(crate) async fn populate_volumes(&self, rec: &Record, rootfs: &Path) -> Result<(), Error> {
         for m in &rec.mounts {
-            let (Some(name), Some(dst)) = (m.name.as_deref(), m.destination.as_deref()) else { continue };
+            let (Some(name), Some(dst)) = (m.name.as_deref(), m.destination.as_deref()) else {
+                continue;
+            };
             let data = self.volumes.data_path(name);
-            let empty = std::fs::read_dir(&data).map(|mut d| d.next().is_none()).unwrap_or(false);
+            let empty = std::fs::read_dir(&data)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
             if !empty {
                 continue;
             }
             let src = rootfs.join(dst.trim_start_matches('/'));
             // The image's tree may hold symlinks: only copy what resolves inside the root.
-            let Ok(real) = std::fs::canonicalize(&src) else { continue };
-            let Ok(real_root) = std::fs::canonicalize(rootfs) else { continue };
+            let Ok(real) = std::fs::canonicalize(&src) else {
+                continue;
+            };
+            let Ok(real_root) = std::fs::canonicalize(rootfs) else {
+                continue;
+            };
             if !real.starts_with(&real_root) || !real.is_dir() {
                 continue;
             }
@@ -231,5 +274,18 @@ fn merge_commit_config(base: &mut docker::ContainerConfig, over: docker::Contain
     macro_rules! take {
         ($($f:ident),*) => { $( if over.$f.is_some() { base.$f = over.$f.clone(); } )* };
     }
-    take!(user, exposed_ports, env, cmd, healthcheck, volumes, working_dir, entrypoint, labels, stop_signal, on_build, shell);
+    take!(
+        user,
+        exposed_ports,
+        env,
+        cmd,
+        healthcheck,
+        volumes,
+        working_dir,
+        entrypoint,
+        labels,
+        stop_signal,
+        on_build,
+        shell
+    );
 }

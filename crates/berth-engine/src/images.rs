@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use berth_image::{Digest, Driver, Snapshot, Store};
 use berth_model::docker;
-use berth_model::{BoxStream, ByteStream, Error, ErrorKind, Filters, ImportOptions, JsonMessage, ListImagesOptions};
+use berth_model::{
+    BoxStream, ByteStream, Error, ErrorKind, Filters, ImportOptions, JsonMessage, ListImagesOptions,
+};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -76,12 +78,20 @@ fn reader_of(mut body: ByteStream) -> ChannelReader {
         while let Some(chunk) = body.next().await {
             let stop = chunk.is_err();
             let tx2 = tx.clone();
-            if tokio::task::spawn_blocking(move || tx2.send(chunk)).await.map(|r| r.is_err()).unwrap_or(true) || stop {
+            if tokio::task::spawn_blocking(move || tx2.send(chunk))
+                .await
+                .map(|r| r.is_err())
+                .unwrap_or(true)
+                || stop
+            {
                 return;
             }
         }
     });
-    ChannelReader { rx, buf: Bytes::new() }
+    ChannelReader {
+        rx,
+        buf: Bytes::new(),
+    }
 }
 
 /// A blocking writer whose bytes come out as an async byte stream (tar bodies).
@@ -121,7 +131,9 @@ where
     Box::pin(ReceiverStream::new(rx))
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, Error> + Send + 'static) -> Result<T, Error> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::internal(format!("image store task: {e}")))?
@@ -153,7 +165,10 @@ impl Images {
 
     /// The storage driver's Docker name.
     pub fn driver_name(&self) -> String {
-        self.driver.unwrap_or(Driver::Overlay).docker_name().to_string()
+        self.driver
+            .unwrap_or(Driver::Overlay)
+            .docker_name()
+            .to_string()
     }
 
     /// The image a user string names.
@@ -162,7 +177,9 @@ impl Images {
         let name = name.to_string();
         blocking(move || {
             let id = store.resolve(&name).map_err(|e| match e.kind {
-                berth_image::ErrorKind::NotFound => Error::not_found(format!("No such image: {name}")),
+                berth_image::ErrorKind::NotFound => {
+                    Error::not_found(format!("No such image: {name}"))
+                }
                 _ => map_err(e),
             })?;
             let img = store.image(&id).map_err(map_err)?;
@@ -176,13 +193,18 @@ impl Images {
 
     /// Whether a user string names the image `id` (for `ancestor=` filters).
     pub fn is_same_image(&self, name: &str, id: &str) -> bool {
-        self.store.resolve(name).map(|d| d.to_string() == id).unwrap_or(false)
+        self.store
+            .resolve(name)
+            .map(|d| d.to_string() == id)
+            .unwrap_or(false)
     }
 
     /// Number of images.
     pub async fn count(&self) -> i64 {
         let store = self.store.clone();
-        blocking(move || Ok(store.list().map(|l| l.len() as i64).unwrap_or(0))).await.unwrap_or(0)
+        blocking(move || Ok(store.list().map(|l| l.len() as i64).unwrap_or(0)))
+            .await
+            .unwrap_or(0)
     }
 
     /// Creates a container's writable layer; returns the driver's Docker name.
@@ -190,8 +212,13 @@ impl Images {
         let (store, driver, dir) = (self.store.clone(), self.driver, dir.to_path_buf());
         let id = digest(image)?;
         blocking(move || {
-            let key = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let snap = store.create_snapshot(&key, Some(&id), &dir, driver).map_err(map_err)?;
+            let key = dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let snap = store
+                .create_snapshot(&key, Some(&id), &dir, driver)
+                .map_err(map_err)?;
             Ok(snap.driver.docker_name().to_string())
         })
         .await
@@ -204,7 +231,10 @@ impl Images {
             if is_mountpoint(&target) {
                 return Ok(());
             }
-            std::fs::create_dir_all(&target).map_err(crate::util::io_err(format!("creating {}", target.display())))?;
+            std::fs::create_dir_all(&target).map_err(crate::util::io_err(format!(
+                "creating {}",
+                target.display()
+            )))?;
             let snap = Snapshot::open(&dir).map_err(map_err)?;
             store.mount(&snap, &target).map_err(map_err)
         })
@@ -238,7 +268,9 @@ impl Images {
         let (store, dir) = (self.store.clone(), dir.to_path_buf());
         let image = image.to_string();
         blocking(move || {
-            let rw = Snapshot::open(&dir).and_then(|s| store.rw_size(&s)).unwrap_or(0) as i64;
+            let rw = Snapshot::open(&dir)
+                .and_then(|s| store.rw_size(&s))
+                .unwrap_or(0) as i64;
             let base = Digest::parse(&image)
                 .and_then(|d| store.image(&d))
                 .map(|i| i.size as i64)
@@ -253,14 +285,29 @@ impl Images {
     pub async fn graph_driver(&self, _image: &str, dir: &Path, driver: &str) -> docker::DriverData {
         let mut data = HashMap::new();
         if let Ok(snap) = Snapshot::open(dir) {
-            let lowers: Vec<String> = self.store.lower_dirs(&snap).iter().map(|p| p.display().to_string()).collect();
+            let lowers: Vec<String> = self
+                .store
+                .lower_dirs(&snap)
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
             data.insert("LowerDir".to_string(), lowers.join(":"));
-            data.insert("UpperDir".to_string(), snap.upper_dir().display().to_string());
+            data.insert(
+                "UpperDir".to_string(),
+                snap.upper_dir().display().to_string(),
+            );
             data.insert("WorkDir".to_string(), snap.work_dir().display().to_string());
-            data.insert("MergedDir".to_string(), dir.join("rootfs").display().to_string());
+            data.insert(
+                "MergedDir".to_string(),
+                dir.join("rootfs").display().to_string(),
+            );
         }
         docker::DriverData {
-            name: if driver.is_empty() { self.driver_name() } else { driver.to_string() },
+            name: if driver.is_empty() {
+                self.driver_name()
+            } else {
+                driver.to_string()
+            },
             data,
         }
     }
@@ -280,7 +327,9 @@ impl Images {
                 .map_err(|_| Error::not_found(format!("No such image: {name}")))?;
             let img = store.image(&id).map_err(map_err)?;
             let cfg = img.config.json();
-            let config: Option<docker::ImageConfig> = cfg.get("config").and_then(|c| serde_json::from_value(c.clone()).ok());
+            let config: Option<docker::ImageConfig> = cfg
+                .get("config")
+                .and_then(|c| serde_json::from_value(c.clone()).ok());
             Ok(docker::ImageInspect {
                 id: Some(img.id.to_string()),
                 repo_tags: Some(img.repo_tags.clone()),
@@ -311,18 +360,26 @@ impl Images {
     }
 
     /// `docker history`.
-    pub async fn history(&self, name: &str) -> Result<Vec<docker::ImageHistoryResponseItem>, Error> {
+    pub async fn history(
+        &self,
+        name: &str,
+    ) -> Result<Vec<docker::ImageHistoryResponseItem>, Error> {
         let store = self.store.clone();
         let name = name.to_string();
         blocking(move || {
             let items = store.history(&name).map_err(|e| match e.kind {
-                berth_image::ErrorKind::NotFound => Error::not_found(format!("No such image: {name}")),
+                berth_image::ErrorKind::NotFound => {
+                    Error::not_found(format!("No such image: {name}"))
+                }
                 _ => map_err(e),
             })?;
             Ok(items
                 .into_iter()
                 .map(|h| docker::ImageHistoryResponseItem {
-                    id: h.id.map(|d| d.to_string()).unwrap_or_else(|| "<missing>".into()),
+                    id: h
+                        .id
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "<missing>".into()),
                     created: h.created,
                     created_by: h.created_by,
                     tags: h.tags,
@@ -340,7 +397,12 @@ impl Images {
         // Fail before any byte is sent when a name does not resolve.
         for n in &names {
             let (s, n2) = (store.clone(), n.clone());
-            blocking(move || s.resolve(&n2).map(|_| ()).map_err(|_| Error::not_found(format!("No such image: {n2}")))).await?;
+            blocking(move || {
+                s.resolve(&n2)
+                    .map(|_| ())
+                    .map_err(|_| Error::not_found(format!("No such image: {n2}")))
+            })
+            .await?;
         }
         Ok(stream_from(move |w| store.save(&names, w).map_err(map_err)))
     }
@@ -368,9 +430,12 @@ impl Images {
 }
 
 fn is_mountpoint(p: &Path) -> bool {
-    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else { return false };
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return false;
+    };
     let target = p.display().to_string();
-    info.lines().any(|l| l.split(' ').nth(4) == Some(target.as_str()))
+    info.lines()
+        .any(|l| l.split(' ').nth(4) == Some(target.as_str()))
 }
 
 impl Engine {
@@ -383,18 +448,24 @@ impl Engine {
             .collect()
     }
 
-    pub(crate) async fn images_list(&self, opts: ListImagesOptions) -> Result<Vec<docker::ImageSummary>, Error> {
+    pub(crate) async fn images_list(
+        &self,
+        opts: ListImagesOptions,
+    ) -> Result<Vec<docker::ImageSummary>, Error> {
         let store = self.images.store();
         let users = self.image_users();
-        let counts: HashMap<String, i64> = self.all_containers().iter().fold(HashMap::new(), |mut m, c| {
-            *m.entry(c.lock().image_id.clone()).or_default() += 1;
-            m
-        });
+        let counts: HashMap<String, i64> =
+            self.all_containers()
+                .iter()
+                .fold(HashMap::new(), |mut m, c| {
+                    *m.entry(c.lock().image_id.clone()).or_default() += 1;
+                    m
+                });
         let filters = opts.filters.clone();
         let _ = users;
         blocking(move || {
             let mut list = store.list().map_err(map_err)?;
-            list.sort_by(|a, b| b.created.cmp(&a.created));
+            list.sort_by_key(|i| std::cmp::Reverse(i.created));
             let mut out = Vec::new();
             for i in list {
                 let labels: HashMap<String, String> = i.labels().into_iter().collect();
@@ -413,7 +484,10 @@ impl Engine {
                 if !ok {
                     continue;
                 }
-                if !opts.all && i.dangling() && !store.children(&i.id).map(|c| c.is_empty()).unwrap_or(true) {
+                if !opts.all
+                    && i.dangling()
+                    && !store.children(&i.id).map(|c| c.is_empty()).unwrap_or(true)
+                {
                     continue;
                 }
                 let id = i.id.to_string();
@@ -426,7 +500,11 @@ impl Engine {
                     size: i.size as i64,
                     shared_size: -1,
                     labels,
-                    containers: counts.get(&id).copied().unwrap_or(-1).max(if counts.contains_key(&id) { 0 } else { -1 }),
+                    containers: counts
+                        .get(&id)
+                        .copied()
+                        .unwrap_or(-1)
+                        .max(if counts.contains_key(&id) { 0 } else { -1 }),
                     manifests: None,
                     descriptor: None,
                 });
@@ -436,7 +514,12 @@ impl Engine {
         .await
     }
 
-    pub(crate) async fn image_tag_event(&self, name: &str, repo: &str, tag: Option<String>) -> Result<(), Error> {
+    pub(crate) async fn image_tag_event(
+        &self,
+        name: &str,
+        repo: &str,
+        tag: Option<String>,
+    ) -> Result<(), Error> {
         let store = self.images.store();
         let target = match tag.filter(|t| !t.is_empty()) {
             Some(t) => format!("{repo}:{t}"),
@@ -444,31 +527,49 @@ impl Engine {
         };
         let (name2, target2) = (name.to_string(), target.clone());
         let id = blocking(move || {
-            let id = store.resolve(&name2).map_err(|_| Error::not_found(format!("No such image: {name2}")))?;
+            let id = store
+                .resolve(&name2)
+                .map_err(|_| Error::not_found(format!("No such image: {name2}")))?;
             store.tag(&name2, &target2).map_err(map_err)?;
             Ok(id)
         })
         .await?;
         let attrs = HashMap::from([("name".to_string(), target)]);
-        self.events.publish(docker::EventMessageTypeEnum::IMAGE, "tag", &id.to_string(), attrs);
+        self.events.publish(
+            docker::EventMessageTypeEnum::IMAGE,
+            "tag",
+            &id.to_string(),
+            attrs,
+        );
         Ok(())
     }
 
-    pub(crate) async fn images_remove(&self, name: &str, force: bool, noprune: bool) -> Result<Vec<docker::ImageDeleteResponseItem>, Error> {
+    pub(crate) async fn images_remove(
+        &self,
+        name: &str,
+        force: bool,
+        noprune: bool,
+    ) -> Result<Vec<docker::ImageDeleteResponseItem>, Error> {
         let store = self.images.store();
         let users = self.image_users();
         let name = name.to_string();
         let items = blocking(move || {
             let in_use = |d: &Digest| {
-                users.get(&d.to_string()).map(|(c, running)| berth_image::Usage {
-                    container: c.clone(),
-                    running: *running,
-                })
+                users
+                    .get(&d.to_string())
+                    .map(|(c, running)| berth_image::Usage {
+                        container: c.clone(),
+                        running: *running,
+                    })
             };
-            store.remove(&name, force, noprune, &in_use).map_err(|e| match e.kind {
-                berth_image::ErrorKind::NotFound => Error::not_found(format!("No such image: {name}")),
-                _ => map_err(e),
-            })
+            store
+                .remove(&name, force, noprune, &in_use)
+                .map_err(|e| match e.kind {
+                    berth_image::ErrorKind::NotFound => {
+                        Error::not_found(format!("No such image: {name}"))
+                    }
+                    _ => map_err(e),
+                })
         })
         .await?;
         Ok(items.into_iter().map(|i| self.delete_item(i)).collect())
@@ -477,17 +578,36 @@ impl Engine {
     fn delete_item(&self, i: berth_image::DeleteItem) -> docker::ImageDeleteResponseItem {
         match i {
             berth_image::DeleteItem::Untagged(r) => {
-                self.events.publish(docker::EventMessageTypeEnum::IMAGE, "untag", &r, HashMap::new());
-                docker::ImageDeleteResponseItem { untagged: Some(r), deleted: None }
+                self.events.publish(
+                    docker::EventMessageTypeEnum::IMAGE,
+                    "untag",
+                    &r,
+                    HashMap::new(),
+                );
+                docker::ImageDeleteResponseItem {
+                    untagged: Some(r),
+                    deleted: None,
+                }
             }
             berth_image::DeleteItem::Deleted(d) => {
-                self.events.publish(docker::EventMessageTypeEnum::IMAGE, "delete", &d.to_string(), HashMap::new());
-                docker::ImageDeleteResponseItem { untagged: None, deleted: Some(d.to_string()) }
+                self.events.publish(
+                    docker::EventMessageTypeEnum::IMAGE,
+                    "delete",
+                    &d.to_string(),
+                    HashMap::new(),
+                );
+                docker::ImageDeleteResponseItem {
+                    untagged: None,
+                    deleted: Some(d.to_string()),
+                }
             }
         }
     }
 
-    pub(crate) async fn images_prune(&self, filters: Filters) -> Result<docker::ImagePruneResponse, Error> {
+    pub(crate) async fn images_prune(
+        &self,
+        filters: Filters,
+    ) -> Result<docker::ImagePruneResponse, Error> {
         let dangling_only = filters
             .get("dangling")
             .is_none_or(|v| v.iter().any(|x| x == "true" || x == "1"));
@@ -495,10 +615,12 @@ impl Engine {
         let users = self.image_users();
         let (items, space) = blocking(move || {
             let in_use = |d: &Digest| {
-                users.get(&d.to_string()).map(|(c, running)| berth_image::Usage {
-                    container: c.clone(),
-                    running: *running,
-                })
+                users
+                    .get(&d.to_string())
+                    .map(|(c, running)| berth_image::Usage {
+                        container: c.clone(),
+                        running: *running,
+                    })
             };
             store.prune(dangling_only, &in_use).map_err(map_err)
         })
@@ -509,7 +631,11 @@ impl Engine {
         })
     }
 
-    pub(crate) async fn images_load(&self, body: ByteStream, quiet: bool) -> Result<BoxStream<JsonMessage>, Error> {
+    pub(crate) async fn images_load(
+        &self,
+        body: ByteStream,
+        quiet: bool,
+    ) -> Result<BoxStream<JsonMessage>, Error> {
         let store = self.images.store();
         let (tx, rx) = mpsc::channel(64);
         let reader = reader_of(body);
@@ -536,7 +662,12 @@ impl Engine {
                     }
                     if let Some(me) = me {
                         for id in &loaded.images {
-                            me.events.publish(docker::EventMessageTypeEnum::IMAGE, "load", &id.to_string(), HashMap::new());
+                            me.events.publish(
+                                docker::EventMessageTypeEnum::IMAGE,
+                                "load",
+                                &id.to_string(),
+                                HashMap::new(),
+                            );
                         }
                     }
                 }
@@ -548,11 +679,17 @@ impl Engine {
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 
-    pub(crate) async fn images_import(&self, body: ByteStream, opts: ImportOptions) -> Result<BoxStream<JsonMessage>, Error> {
+    pub(crate) async fn images_import(
+        &self,
+        body: ByteStream,
+        opts: ImportOptions,
+    ) -> Result<BoxStream<JsonMessage>, Error> {
         let store = self.images.store();
-        let reference = opts.repo.clone().filter(|r| !r.is_empty()).map(|r| match opts.tag.clone().filter(|t| !t.is_empty()) {
-            Some(t) => format!("{r}:{t}"),
-            None => r,
+        let reference = opts.repo.clone().filter(|r| !r.is_empty()).map(|r| {
+            match opts.tag.clone().filter(|t| !t.is_empty()) {
+                Some(t) => format!("{r}:{t}"),
+                None => r,
+            }
         });
         let options = berth_image::ImportOptions {
             reference,
@@ -566,7 +703,12 @@ impl Engine {
         tokio::task::spawn_blocking(move || match store.import(reader, &options) {
             Ok(id) => {
                 if let Some(me) = me {
-                    me.events.publish(docker::EventMessageTypeEnum::IMAGE, "import", &id.to_string(), HashMap::new());
+                    me.events.publish(
+                        docker::EventMessageTypeEnum::IMAGE,
+                        "import",
+                        &id.to_string(),
+                        HashMap::new(),
+                    );
                 }
                 let _ = tx.blocking_send(JsonMessage {
                     status: Some(id.to_string()),
@@ -580,7 +722,11 @@ impl Engine {
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 
-    pub(crate) async fn images_pull(&self, reference: &str, tag: Option<String>) -> Result<BoxStream<JsonMessage>, Error> {
+    pub(crate) async fn images_pull(
+        &self,
+        reference: &str,
+        tag: Option<String>,
+    ) -> Result<BoxStream<JsonMessage>, Error> {
         let name = match tag.filter(|t| !t.is_empty()) {
             Some(t) if !reference.contains('@') => format!("{reference}:{t}"),
             _ => reference.to_string(),

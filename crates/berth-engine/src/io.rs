@@ -40,7 +40,11 @@ impl Engine {
         })
     }
 
-    pub(crate) async fn attach(&self, reference: &str, opts: AttachOptions) -> Result<Hijack, Error> {
+    pub(crate) async fn attach(
+        &self,
+        reference: &str,
+        opts: AttachOptions,
+    ) -> Result<Hijack, Error> {
         let c = self.container(reference)?;
         let rec = c.snapshot();
         let tty = rec.config.tty.unwrap_or(false);
@@ -72,15 +76,21 @@ impl Engine {
         }
         if !opts.stream {
             let io = tokio::io::join(std::io::Cursor::new(replay), tokio::io::sink());
-            return Ok(Hijack { tty, io: Box::new(io) });
+            return Ok(Hijack {
+                tty,
+                io: Box::new(io),
+            });
         }
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
         let (tx, rx) = oneshot::channel();
         if rec.state.status == "running" {
-            let (_, conn) = shim::request::<Empty>(&self.run_dir(&rec.id), &Request::Attach(request)).await?;
+            let (_, conn) =
+                shim::request::<Empty>(&self.run_dir(&rec.id), &Request::Attach(request)).await?;
             let _ = tx.send(conn);
         } else if rec.state.status == "paused" {
-            return Err(Error::conflict("You cannot attach to a paused container, unpause it first"));
+            return Err(Error::conflict(
+                "You cannot attach to a paused container, unpause it first",
+            ));
         } else {
             c.pending_attach
                 .lock()
@@ -88,19 +98,25 @@ impl Engine {
                 .push(PendingAttach { request, reply: tx });
         }
         tokio::spawn(splice(replay, ours, rx));
-        Ok(Hijack { tty, io: Box::new(theirs) })
+        Ok(Hijack {
+            tty,
+            io: Box::new(theirs),
+        })
     }
 
     /// Connects the attaches that waited for this start (the shim holds the process until
     /// `start` is sent).
     pub(crate) async fn connect_pending(&self, c: &Arc<Container>) {
-        let pending: Vec<PendingAttach> = std::mem::take(&mut *c.pending_attach.lock().unwrap_or_else(|p| p.into_inner()));
+        let pending: Vec<PendingAttach> =
+            std::mem::take(&mut *c.pending_attach.lock().unwrap_or_else(|p| p.into_inner()));
         let id = c.lock().id.clone();
         for p in pending {
             if p.reply.is_closed() {
                 continue;
             }
-            if let Ok((Empty {}, conn)) = shim::request::<Empty>(&self.run_dir(&id), &Request::Attach(p.request)).await {
+            if let Ok((Empty {}, conn)) =
+                shim::request::<Empty>(&self.run_dir(&id), &Request::Attach(p.request)).await
+            {
                 let _ = p.reply.send(conn);
             }
         }
@@ -114,19 +130,37 @@ impl Engine {
             .any(|p| !p.reply.is_closed())
     }
 
-    pub(crate) async fn resize(&self, reference: &str, height: u16, width: u16) -> Result<(), Error> {
+    pub(crate) async fn resize(
+        &self,
+        reference: &str,
+        height: u16,
+        width: u16,
+    ) -> Result<(), Error> {
         let c = self.container(reference)?;
         let rec = c.snapshot();
         if !rec.state.is_running() {
-            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
-        let req = Request::Resize(berth_shim::protocol::ResizeRequest { height, width, exec_id: None });
-        shim::call::<Empty>(&self.run_dir(&rec.id), &req).await.map(|_| ())
+        let req = Request::Resize(berth_shim::protocol::ResizeRequest {
+            height,
+            width,
+            exec_id: None,
+        });
+        shim::call::<Empty>(&self.run_dir(&rec.id), &req)
+            .await
+            .map(|_| ())
     }
 }
 
 /// Pumps between the API's end of the duplex and the shim stream once it exists.
-async fn splice(replay: Vec<u8>, mut ours: tokio::io::DuplexStream, rx: oneshot::Receiver<tokio::net::UnixStream>) {
+async fn splice(
+    replay: Vec<u8>,
+    mut ours: tokio::io::DuplexStream,
+    rx: oneshot::Receiver<tokio::net::UnixStream>,
+) {
     use tokio::io::AsyncWriteExt;
     if !replay.is_empty() && ours.write_all(&replay).await.is_err() {
         return;

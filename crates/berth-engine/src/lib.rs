@@ -12,12 +12,12 @@
 //!   any moment and the next start finds the shims again (or their exit records).
 
 mod api;
-mod io;
 pub mod container;
 pub mod events;
 mod exec;
 mod fsops;
 mod images;
+mod io;
 mod lifecycle;
 pub mod logs;
 pub mod names;
@@ -143,7 +143,12 @@ impl Engine {
             return Ok(c.clone());
         }
         let bare = reference.strip_prefix('/').unwrap_or(reference);
-        if let Some(id) = self.names.lock().unwrap_or_else(|p| p.into_inner()).get(bare) {
+        if let Some(id) = self
+            .names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(bare)
+        {
             if let Some(c) = map.get(id) {
                 return Ok(c.clone());
             }

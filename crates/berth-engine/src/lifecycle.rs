@@ -24,7 +24,11 @@ const RESTART_RESET_AFTER: Duration = Duration::from_secs(10);
 pub fn parse_signal(s: &str) -> Result<i32, Error> {
     let bad = || Error::invalid(format!("Invalid signal: {s}"));
     if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) { Ok(n) } else { Err(bad()) };
+        return if (1..=64).contains(&n) {
+            Ok(n)
+        } else {
+            Err(bad())
+        };
     }
     let up = s.to_ascii_uppercase();
     let name = up.strip_prefix("SIG").unwrap_or(&up);
@@ -83,7 +87,9 @@ pub fn parse_signal(s: &str) -> Result<i32, Error> {
 
 /// What the restart policy says after an exit.
 fn should_restart(r: &Record, exit_code: i64) -> bool {
-    let Some(policy) = r.host_config.restart_policy.as_ref() else { return false };
+    let Some(policy) = r.host_config.restart_policy.as_ref() else {
+        return false;
+    };
     match policy.name {
         Some(RestartPolicyNameEnum::ALWAYS) => !r.manually_stopped,
         Some(RestartPolicyNameEnum::UNLESS_STOPPED) => !r.manually_stopped,
@@ -97,7 +103,11 @@ fn should_restart(r: &Record, exit_code: i64) -> bool {
 
 impl Engine {
     /// Starts a created or exited container (the `op` lock must be held).
-    pub(crate) async fn start_locked(&self, c: &Arc<Container>, wait_start: bool) -> Result<(), Error> {
+    pub(crate) async fn start_locked(
+        &self,
+        c: &Arc<Container>,
+        wait_start: bool,
+    ) -> Result<(), Error> {
         let rec = c.snapshot();
         if rec.state.is_running() {
             return Err(Error::not_modified("container already started"));
@@ -114,7 +124,9 @@ impl Engine {
                 if wait_start {
                     self.connect_pending(c).await;
                     let run = self.run_dir(&rec.id);
-                    if let Err(e) = shim::call::<berth_shim::protocol::Empty>(&run, &Request::Start).await {
+                    if let Err(e) =
+                        shim::call::<berth_shim::protocol::Empty>(&run, &Request::Start).await
+                    {
                         let _ = self.signal(&rec, 9).await;
                         self.teardown(&rec).await;
                         return Err(e);
@@ -150,12 +162,29 @@ impl Engine {
                     128
                 };
                 let _ = c.update(|r| {
-                    r.state.status = if r.has_been_started { "exited".into() } else { "created".into() };
+                    r.state.status = if r.has_been_started {
+                        "exited".into()
+                    } else {
+                        "created".into()
+                    };
                     r.state.error = e.message.clone();
                     r.state.exit_code = code;
                     r.state.pid = 0;
                 });
                 self.teardown(&rec).await;
+                // Attaches waiting for this start end now; an auto-remove container goes.
+                c.pending_attach
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clear();
+                if rec.host_config.auto_remove.unwrap_or(false) {
+                    if let Some(me) = self.arc() {
+                        let id = rec.id.clone();
+                        tokio::spawn(async move {
+                            let _ = me.remove(&id, true, true).await;
+                        });
+                    }
+                }
                 Err(e)
             }
         }
@@ -166,9 +195,24 @@ impl Engine {
         let run = self.run_dir(&rec.id);
         // A previous run's exit record or socket must not be mistaken for this one's.
         let _ = std::fs::remove_dir_all(&run);
-        std::fs::create_dir_all(&run).map_err(util::io_err(format!("creating {}", run.display())))?;
+        std::fs::create_dir_all(&run)
+            .map_err(util::io_err(format!("creating {}", run.display())))?;
         let rootfs = dir.join("rootfs");
         self.images.mount(&rec.image_id, &dir, &rootfs).await?;
+        if let Some(wd) = rec
+            .config
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty() && w != "/")
+        {
+            // Docker creates a missing working directory.
+            let root = rootfs.clone();
+            let what = format!("creating the working directory {wd}");
+            tokio::task::spawn_blocking(move || util::mkdir_in_root(&root, &wd))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?
+                .map_err(util::io_err(what))?;
+        }
         self.populate_volumes(rec, &rootfs).await?;
         crate::spec::write_bundle(self, rec, &rootfs, &run).await?;
         let log = &rec.host_config.log_config;
@@ -178,7 +222,9 @@ impl Engine {
                 .and_then(|c| c.get(k).cloned())
         };
         let log_max_size = match opt("max-size") {
-            Some(s) => parse_size(&s).ok_or_else(|| Error::invalid(format!("invalid max-size: {s}")))?,
+            Some(s) => {
+                parse_size(&s).ok_or_else(|| Error::invalid(format!("invalid max-size: {s}")))?
+            }
             None => 0,
         };
         let log_max_file = match opt("max-file") {
@@ -253,7 +299,11 @@ impl Engine {
                     // never sees its fresh mount undone.
                     engine.teardown(&rec).await;
                     let _ = c.update(|r| {
-                        r.state.status = if restart { "restarting".into() } else { "exited".into() };
+                        r.state.status = if restart {
+                            "restarting".into()
+                        } else {
+                            "exited".into()
+                        };
                         r.state.pid = 0;
                         r.state.exit_code = i64::from(exit.exit_code);
                         r.state.oom_killed = exit.oom_killed;
@@ -266,7 +316,11 @@ impl Engine {
                     if exit.oom_killed {
                         engine.container_event(&rec, "oom", &[]);
                     }
-                    engine.container_event(&rec, "die", &[("exitCode", exit.exit_code.to_string())]);
+                    engine.container_event(
+                        &rec,
+                        "die",
+                        &[("exitCode", exit.exit_code.to_string())],
+                    );
                     restart
                 };
                 if !restart {
@@ -351,13 +405,23 @@ impl Engine {
     }
 
     /// `stop`: the stop signal, then SIGKILL after the timeout.
-    pub(crate) async fn stop(&self, reference: &str, signal: Option<String>, timeout: Option<i64>) -> Result<(), Error> {
+    pub(crate) async fn stop(
+        &self,
+        reference: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<(), Error> {
         let c = self.container(reference)?;
         let _op = c.op.lock().await;
         self.stop_locked(&c, signal, timeout).await
     }
 
-    pub(crate) async fn stop_locked(&self, c: &Arc<Container>, signal: Option<String>, timeout: Option<i64>) -> Result<(), Error> {
+    pub(crate) async fn stop_locked(
+        &self,
+        c: &Arc<Container>,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<(), Error> {
         let rec = c.snapshot();
         if rec.state.status == "restarting" {
             c.update(|r| {
@@ -421,7 +485,12 @@ impl Engine {
     }
 
     /// `restart`.
-    pub(crate) async fn restart(&self, reference: &str, signal: Option<String>, timeout: Option<i64>) -> Result<(), Error> {
+    pub(crate) async fn restart(
+        &self,
+        reference: &str,
+        signal: Option<String>,
+        timeout: Option<i64>,
+    ) -> Result<(), Error> {
         let c = self.container(reference)?;
         let _op = c.op.lock().await;
         match self.stop_locked(&c, signal, timeout).await {
@@ -451,13 +520,22 @@ impl Engine {
                 self.container_event(&rec, "unpause", &[]);
             }
             (true, "paused") => {
-                return Err(Error::conflict(format!("Container {} is already paused", rec.id)))
+                return Err(Error::conflict(format!(
+                    "Container {} is already paused",
+                    rec.id
+                )))
             }
             (false, _) => {
-                return Err(Error::conflict(format!("Container {} is not paused", rec.id)))
+                return Err(Error::conflict(format!(
+                    "Container {} is not paused",
+                    rec.id
+                )))
             }
             _ => {
-                return Err(Error::conflict(format!("Container {} is not running", rec.id)))
+                return Err(Error::conflict(format!(
+                    "Container {} is not running",
+                    rec.id
+                )))
             }
         }
         Ok(())
@@ -472,7 +550,9 @@ impl Engine {
             .stdin(std::process::Stdio::null())
             .output()
             .await
-            .map_err(|e| Error::internal(format!("running {}: {e}", self.config.runtime.display())))?;
+            .map_err(|e| {
+                Error::internal(format!("running {}: {e}", self.config.runtime.display()))
+            })?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).into_owned())
         } else {
@@ -486,10 +566,17 @@ impl Engine {
     }
 
     /// `wait`: registers now, resolves per `condition`.
-    pub(crate) async fn wait(&self, reference: &str, condition: WaitCondition) -> Result<WaitFuture, Error> {
+    pub(crate) async fn wait(
+        &self,
+        reference: &str,
+        condition: WaitCondition,
+    ) -> Result<WaitFuture, Error> {
         let c = self.container(reference)?;
         let mut rx = c.watch();
-        let initial_running = c.lock().state.is_running();
+        let (initial_running, initial_error) = {
+            let r = c.lock();
+            (r.state.is_running(), r.state.error.clone())
+        };
         let removed = {
             let c = c.clone();
             move || c.lock().state.status == "removed"
@@ -499,19 +586,27 @@ impl Engine {
             loop {
                 let (status, code, err) = {
                     let r = c.lock();
-                    (r.state.status.clone(), r.state.exit_code, r.state.error.clone())
+                    (
+                        r.state.status.clone(),
+                        r.state.exit_code,
+                        r.state.error.clone(),
+                    )
                 };
                 let running = matches!(status.as_str(), "running" | "paused" | "restarting");
                 seen_running |= running;
                 let done = match condition {
                     WaitCondition::NotRunning => !running,
-                    WaitCondition::NextExit => seen_running && !running,
+                    // A start that failed counts as the next exit (with its error).
+                    WaitCondition::NextExit => {
+                        !running && (seen_running || (!err.is_empty() && err != initial_error))
+                    }
                     WaitCondition::Removed => removed(),
                 };
                 if done {
                     return ContainerWaitResponse {
                         status_code: code,
-                        error: (!err.is_empty()).then(|| ContainerWaitExitError { message: Some(err) }),
+                        error: (!err.is_empty())
+                            .then_some(ContainerWaitExitError { message: Some(err) }),
                     };
                 }
                 if rx.changed().await.is_err() {
@@ -529,7 +624,8 @@ impl Engine {
     /// while the daemon was away, and apply restart policies.
     pub(crate) async fn recover(&self) -> Result<(), Error> {
         let root = self.config.data_root.join("containers");
-        let entries = std::fs::read_dir(&root).map_err(util::io_err(format!("reading {}", root.display())))?;
+        let entries = std::fs::read_dir(&root)
+            .map_err(util::io_err(format!("reading {}", root.display())))?;
         let mut loaded = Vec::new();
         for e in entries.flatten() {
             let dir = e.path();
@@ -556,7 +652,9 @@ impl Engine {
             let rec = c.snapshot();
             let run = self.run_dir(&rec.id);
             let alive = rec.state.is_running()
-                && tokio::net::UnixStream::connect(shim::socket(&run)).await.is_ok();
+                && tokio::net::UnixStream::connect(shim::socket(&run))
+                    .await
+                    .is_ok();
             if alive {
                 self.spawn_monitor(c.clone());
                 self.spawn_health(c.clone());
@@ -588,8 +686,17 @@ impl Engine {
                 }
             } else if rec.state.status == "exited"
                 && !rec.manually_stopped
-                && rec.host_config.restart_policy.as_ref().and_then(|p| p.name)
-                    .is_some_and(|n| matches!(n, RestartPolicyNameEnum::ALWAYS | RestartPolicyNameEnum::UNLESS_STOPPED))
+                && rec
+                    .host_config
+                    .restart_policy
+                    .as_ref()
+                    .and_then(|p| p.name)
+                    .is_some_and(|n| {
+                        matches!(
+                            n,
+                            RestartPolicyNameEnum::ALWAYS | RestartPolicyNameEnum::UNLESS_STOPPED
+                        )
+                    })
                 && rec.has_been_started
             {
                 // `always` and `unless-stopped` containers come back with the daemon.
@@ -614,7 +721,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => (t, 1),
     };
     let n: f64 = num.trim().parse().ok()?;
-    (n >= 0.0).then(|| (n * mult as f64) as u64)
+    (n >= 0.0).then_some((n * mult as f64) as u64)
 }
 
 #[cfg(test)]

@@ -71,7 +71,9 @@ pub fn read_existing(log: &Path, opts: &LogOptions) -> (Vec<LogFrame>, u64) {
     let all = files(log);
     let last = all.len().saturating_sub(1);
     for (i, path) in all.iter().enumerate() {
-        let Ok(file) = std::fs::File::open(path) else { continue };
+        let Ok(file) = std::fs::File::open(path) else {
+            continue;
+        };
         let mut reader = BufReader::new(file);
         let mut line = String::new();
         let mut offset = 0u64;
@@ -205,7 +207,9 @@ mod tests {
     fn write(p: &Path, lines: &[(&str, &str, &str)]) {
         let mut s = String::new();
         for (log, stream, time) in lines {
-            s.push_str(&serde_json::json!({"log": log, "stream": stream, "time": time}).to_string());
+            s.push_str(
+                &serde_json::json!({"log": log, "stream": stream, "time": time}).to_string(),
+            );
             s.push('\n');
         }
         std::fs::write(p, s).expect("write");
@@ -223,19 +227,53 @@ mod tests {
     fn rotation_order_filters_and_tail() {
         let dir = tempfile::tempdir().expect("tmp");
         let log = dir.path().join("c-json.log");
-        write(&PathBuf::from(format!("{}.1", log.display())), &[("1\n", "stdout", "2024-01-01T00:00:01Z"), ("2\n", "stderr", "2024-01-01T00:00:02Z")]);
-        write(&log, &[("3\n", "stdout", "2024-01-01T00:00:03Z"), ("4\n", "stdout", "2024-01-01T00:00:04Z")]);
+        write(
+            &PathBuf::from(format!("{}.1", log.display())),
+            &[
+                ("1\n", "stdout", "2024-01-01T00:00:01Z"),
+                ("2\n", "stderr", "2024-01-01T00:00:02Z"),
+            ],
+        );
+        write(
+            &log,
+            &[
+                ("3\n", "stdout", "2024-01-01T00:00:03Z"),
+                ("4\n", "stdout", "2024-01-01T00:00:04Z"),
+            ],
+        );
         let (all, _) = read_existing(&log, &opts());
-        let text: Vec<_> = all.iter().map(|f| String::from_utf8_lossy(&f.data).into_owned()).collect();
+        let text: Vec<_> = all
+            .iter()
+            .map(|f| String::from_utf8_lossy(&f.data).into_owned())
+            .collect();
         assert_eq!(text, ["1\n", "2\n", "3\n", "4\n"]);
-        let (errs, _) = read_existing(&log, &LogOptions { stdout: false, ..opts() });
+        let (errs, _) = read_existing(
+            &log,
+            &LogOptions {
+                stdout: false,
+                ..opts()
+            },
+        );
         assert_eq!(errs.len(), 1);
         assert_eq!(errs[0].stream, StdStream::Stderr);
-        let (tail, _) = read_existing(&log, &LogOptions { tail: Some(1), ..opts() });
+        let (tail, _) = read_existing(
+            &log,
+            &LogOptions {
+                tail: Some(1),
+                ..opts()
+            },
+        );
         assert_eq!(&tail[0].data[..], b"4\n");
         let since = util::parse_rfc3339("2024-01-01T00:00:02Z");
         let until = util::parse_rfc3339("2024-01-01T00:00:04Z");
-        let (mid, _) = read_existing(&log, &LogOptions { since, until, ..opts() });
+        let (mid, _) = read_existing(
+            &log,
+            &LogOptions {
+                since,
+                until,
+                ..opts()
+            },
+        );
         assert_eq!(mid.len(), 2);
     }
 
@@ -247,11 +285,23 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let f2 = flag.clone();
-        let task = tokio::spawn(pump(log.clone(), LogOptions { follow: true, ..opts() }, tx, move || {
-            f2.load(std::sync::atomic::Ordering::SeqCst)
-        }));
+        let task = tokio::spawn(pump(
+            log.clone(),
+            LogOptions {
+                follow: true,
+                ..opts()
+            },
+            tx,
+            move || f2.load(std::sync::atomic::Ordering::SeqCst),
+        ));
         assert_eq!(&rx.recv().await.expect("first").data[..], b"a\n");
-        write(&log, &[("a\n", "stdout", "2024-01-01T00:00:01Z"), ("b\n", "stdout", "2024-01-01T00:00:02Z")]);
+        write(
+            &log,
+            &[
+                ("a\n", "stdout", "2024-01-01T00:00:01Z"),
+                ("b\n", "stdout", "2024-01-01T00:00:02Z"),
+            ],
+        );
         assert_eq!(&rx.recv().await.expect("second").data[..], b"b\n");
         flag.store(true, std::sync::atomic::Ordering::SeqCst);
         task.await.expect("ends");

@@ -14,11 +14,55 @@ const ADJECTIVES: &[&str] = &[
 ];
 
 const NOUNS: &[&str] = &[
-    "anchor", "barge", "beacon", "bollard", "bow", "buoy", "cabin", "canal", "capstan", "cargo",
-    "clipper", "compass", "coral", "current", "cutter", "delta", "dinghy", "dock", "estuary",
-    "ferry", "fjord", "galley", "harbor", "helm", "hull", "inlet", "jetty", "keel", "lagoon",
-    "lantern", "lighthouse", "mast", "mooring", "narrows", "oar", "pier", "quay", "reef", "rudder",
-    "sail", "schooner", "shoal", "skiff", "sloop", "sound", "stern", "tide", "tugboat", "wharf",
+    "anchor",
+    "barge",
+    "beacon",
+    "bollard",
+    "bow",
+    "buoy",
+    "cabin",
+    "canal",
+    "capstan",
+    "cargo",
+    "clipper",
+    "compass",
+    "coral",
+    "current",
+    "cutter",
+    "delta",
+    "dinghy",
+    "dock",
+    "estuary",
+    "ferry",
+    "fjord",
+    "galley",
+    "harbor",
+    "helm",
+    "hull",
+    "inlet",
+    "jetty",
+    "keel",
+    "lagoon",
+    "lantern",
+    "lighthouse",
+    "mast",
+    "mooring",
+    "narrows",
+    "oar",
+    "pier",
+    "quay",
+    "reef",
+    "rudder",
+    "sail",
+    "schooner",
+    "shoal",
+    "skiff",
+    "sloop",
+    "sound",
+    "stern",
+    "tide",
+    "tugboat",
+    "wharf",
     "yawl",
 ];
 
@@ -103,7 +147,9 @@ mod tests {
         let mut idx = NameIndex::default();
         idx.reserve("web", "abc").expect("free");
         let err = idx.reserve("web", "def").expect_err("taken");
-        assert!(err.message.starts_with("Conflict. The container name \"/web\" is already in use by container \"abc\""));
+        assert!(err.message.starts_with(
+            "Conflict. The container name \"/web\" is already in use by container \"abc\""
+        ));
         idx.release("web");
         assert!(idx.reserve("web", "def").is_ok());
     }

@@ -11,7 +11,10 @@ use crate::container::{self, Container, Record, RunState};
 use crate::{names, util, Engine};
 
 impl Engine {
-    pub(crate) async fn create(&self, req: CreateContainer) -> Result<docker::ContainerCreateResponse, Error> {
+    pub(crate) async fn create(
+        &self,
+        req: CreateContainer,
+    ) -> Result<docker::ContainerCreateResponse, Error> {
         let body = req.body;
         let image_ref = body
             .image
@@ -62,7 +65,10 @@ impl Engine {
         if config.hostname.as_deref().is_none_or(str::is_empty) {
             let net = host.network_mode.as_deref().unwrap_or("");
             config.hostname = Some(if net == "host" {
-                rustix::system::uname().nodename().to_string_lossy().into_owned()
+                rustix::system::uname()
+                    .nodename()
+                    .to_string_lossy()
+                    .into_owned()
             } else {
                 id[..12].to_string()
             });
@@ -77,7 +83,8 @@ impl Engine {
             .reserve(&name, &id)?;
         let dir = self.container_dir(&id);
         let result = async {
-            std::fs::create_dir_all(&dir).map_err(util::io_err(format!("creating {}", dir.display())))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(util::io_err(format!("creating {}", dir.display())))?;
             let driver = self.images.prepare(&image.id, &dir).await?;
             let mounts = self.resolve_mounts(&config, &host).await?;
             let record = Record {
@@ -107,7 +114,10 @@ impl Engine {
         let c = match result {
             Ok(c) => c,
             Err(e) => {
-                self.names.lock().unwrap_or_else(|p| p.into_inner()).release(&name);
+                self.names
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .release(&name);
                 let _ = self.images.remove_snapshot(&dir).await;
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(e);
@@ -235,7 +245,11 @@ impl Engine {
             .publish(docker::EventMessageTypeEnum::VOLUME, action, name, attrs);
     }
 
-    pub(crate) async fn inspect(&self, reference: &str, size: bool) -> Result<docker::ContainerInspectResponse, Error> {
+    pub(crate) async fn inspect(
+        &self,
+        reference: &str,
+        size: bool,
+    ) -> Result<docker::ContainerInspectResponse, Error> {
         let c = self.container(reference)?;
         let r = c.snapshot();
         let dir = self.container_dir(&r.id);
@@ -245,7 +259,11 @@ impl Engine {
         } else {
             (None, None)
         };
-        let net = r.host_config.network_mode.clone().unwrap_or_else(|| "default".into());
+        let net = r
+            .host_config
+            .network_mode
+            .clone()
+            .unwrap_or_else(|| "default".into());
         Ok(docker::ContainerInspectResponse {
             id: Some(r.id.clone()),
             created: Some(r.created.clone()),
@@ -277,31 +295,56 @@ impl Engine {
         })
     }
 
-    pub(crate) async fn list(&self, opts: ListContainersOptions) -> Result<Vec<docker::ContainerSummary>, Error> {
+    pub(crate) async fn list(
+        &self,
+        opts: ListContainersOptions,
+    ) -> Result<Vec<docker::ContainerSummary>, Error> {
         let now = util::unix_now();
         let mut recs: Vec<Record> = self.all_containers().iter().map(|c| c.snapshot()).collect();
         recs.sort_by(|a, b| b.created.cmp(&a.created));
-        let all = opts.all || opts.limit.is_some_and(|l| l > 0) || opts.filters.contains_key("status") || opts.filters.contains_key("exited");
+        let all = opts.all
+            || opts.limit.is_some_and(|l| l > 0)
+            || opts.filters.contains_key("status")
+            || opts.filters.contains_key("exited");
         let mut out = Vec::new();
-        let before = opts.filters.get("before").and_then(|v| v.first()).and_then(|r| self.container(r).ok()).map(|c| c.snapshot().created);
-        let since = opts.filters.get("since").and_then(|v| v.first()).and_then(|r| self.container(r).ok()).map(|c| c.snapshot().created);
+        let before = opts
+            .filters
+            .get("before")
+            .and_then(|v| v.first())
+            .and_then(|r| self.container(r).ok())
+            .map(|c| c.snapshot().created);
+        let since = opts
+            .filters
+            .get("since")
+            .and_then(|v| v.first())
+            .and_then(|r| self.container(r).ok())
+            .map(|c| c.snapshot().created);
         for r in recs {
             if !all && !r.state.is_running() && r.state.status != "restarting" {
                 continue;
             }
-            if before.as_ref().is_some_and(|b| r.created >= *b) || since.as_ref().is_some_and(|s| r.created <= *s) {
+            if before.as_ref().is_some_and(|b| r.created >= *b)
+                || since.as_ref().is_some_and(|s| r.created <= *s)
+            {
                 continue;
             }
             if !self.filter_matches(&r, &opts.filters) {
                 continue;
             }
             let (size_rw, size_root) = if opts.size {
-                let (rw, root) = self.images.sizes(&r.image_id, &self.container_dir(&r.id)).await;
+                let (rw, root) = self
+                    .images
+                    .sizes(&r.image_id, &self.container_dir(&r.id))
+                    .await;
                 (Some(rw), Some(root))
             } else {
                 (None, None)
             };
-            let net = r.host_config.network_mode.clone().unwrap_or_else(|| "default".into());
+            let net = r
+                .host_config
+                .network_mode
+                .clone()
+                .unwrap_or_else(|| "default".into());
             out.push(docker::ContainerSummary {
                 id: Some(r.id.clone()),
                 names: Some(vec![format!("/{}", r.name)]),
@@ -342,7 +385,10 @@ impl Engine {
                 "id" => r.id.starts_with(v.as_str()),
                 "name" => r.name.contains(v.trim_start_matches('/')),
                 "status" => &r.state.status == v,
-                "exited" => r.state.status == "exited" && v.parse::<i64>().is_ok_and(|c| c == r.state.exit_code),
+                "exited" => {
+                    r.state.status == "exited"
+                        && v.parse::<i64>().is_ok_and(|c| c == r.state.exit_code)
+                }
                 "label" => match v.split_once('=') {
                     Some((k, val)) => labels.get(k).is_some_and(|x| x == val),
                     None => labels.contains_key(v.as_str()),
@@ -350,15 +396,26 @@ impl Engine {
                 "ancestor" => {
                     r.image_ref == *v
                         || r.image_id == *v
-                        || r.image_id.trim_start_matches("sha256:").starts_with(v.trim_start_matches("sha256:"))
+                        || r.image_id
+                            .trim_start_matches("sha256:")
+                            .starts_with(v.trim_start_matches("sha256:"))
                         || format!("{v}:latest") == r.image_ref
                         || self.images.is_same_image(v, &r.image_id)
                 }
                 "health" => {
-                    let h = r.state.health.as_ref().and_then(|h| h.status).map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+                    let h = r
+                        .state
+                        .health
+                        .as_ref()
+                        .and_then(|h| h.status)
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "none".into());
                     &h == v
                 }
-                "volume" => r.mounts.iter().any(|m| m.name.as_deref() == Some(v) || m.destination.as_deref() == Some(v)),
+                "volume" => r
+                    .mounts
+                    .iter()
+                    .any(|m| m.name.as_deref() == Some(v) || m.destination.as_deref() == Some(v)),
                 "network" => r.host_config.network_mode.as_deref().unwrap_or("default") == v,
                 "is-task" => v == "false",
                 "before" | "since" => true,
@@ -375,7 +432,9 @@ impl Engine {
             (r.id.clone(), r.name.clone())
         };
         if old == new_name {
-            return Err(Error::invalid(format!("Renaming a container with the same name as its current name")));
+            return Err(Error::invalid(
+                "Renaming a container with the same name as its current name",
+            ));
         }
         {
             let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
@@ -387,13 +446,22 @@ impl Engine {
         Ok(())
     }
 
-    pub(crate) async fn remove(&self, reference: &str, force: bool, volumes: bool) -> Result<(), Error> {
+    pub(crate) async fn remove(
+        &self,
+        reference: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), Error> {
         let c = self.container(reference)?;
         let _op = c.op.lock().await;
         let rec = c.snapshot();
         if rec.state.is_running() || rec.state.status == "restarting" {
             if !force {
-                let what = if rec.state.status == "paused" { "paused" } else { "running" };
+                let what = if rec.state.status == "paused" {
+                    "paused"
+                } else {
+                    "running"
+                };
                 return Err(Error::conflict(format!(
                     "cannot remove container \"/{}\": container is {what}: stop the container before removing or force remove",
                     rec.name
@@ -405,8 +473,14 @@ impl Engine {
             }
             if rec.state.is_running() {
                 let _ = self.signal(&rec, 9).await;
-                if !self.wait_stopped(&c, Some(std::time::Duration::from_secs(30))).await {
-                    return Err(Error::internal(format!("could not kill running container {}, cannot remove", rec.id)));
+                if !self
+                    .wait_stopped(&c, Some(std::time::Duration::from_secs(30)))
+                    .await
+                {
+                    return Err(Error::internal(format!(
+                        "could not kill running container {}, cannot remove",
+                        rec.id
+                    )));
                 }
             }
         }
@@ -414,19 +488,34 @@ impl Engine {
         self.teardown(&rec).await;
         let dir = self.container_dir(&rec.id);
         self.images.remove_snapshot(&dir).await?;
-        std::fs::remove_dir_all(&dir).map_err(util::io_err(format!("removing {}", dir.display())))?;
+        std::fs::remove_dir_all(&dir)
+            .map_err(util::io_err(format!("removing {}", dir.display())))?;
         let _ = std::fs::remove_dir_all(self.run_dir(&rec.id));
-        self.containers.write().unwrap_or_else(|p| p.into_inner()).remove(&rec.id);
-        self.names.lock().unwrap_or_else(|p| p.into_inner()).release(&rec.name);
-        self.execs.lock().unwrap_or_else(|p| p.into_inner()).retain(|_, e| e.container != rec.id);
+        self.containers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&rec.id);
+        self.names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .release(&rec.name);
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, e| e.container != rec.id);
         if volumes {
             for m in &rec.mounts {
-                let Some(name) = m.name.as_deref() else { continue };
+                let Some(name) = m.name.as_deref() else {
+                    continue;
+                };
                 let anonymous = self
                     .volumes
                     .inspect(name)
                     .is_ok_and(|v| v.labels.contains_key(crate::volumes::ANONYMOUS_LABEL));
-                if anonymous && self.volume_users(name).is_empty() && self.volumes.remove(name, &[]).is_ok() {
+                if anonymous
+                    && self.volume_users(name).is_empty()
+                    && self.volumes.remove(name, &[]).is_ok()
+                {
                     self.volume_event(name, "destroy");
                 }
             }
@@ -450,7 +539,10 @@ impl Engine {
             .collect()
     }
 
-    pub(crate) async fn prune(&self, filters: Filters) -> Result<docker::ContainerPruneResponse, Error> {
+    pub(crate) async fn prune(
+        &self,
+        filters: Filters,
+    ) -> Result<docker::ContainerPruneResponse, Error> {
         let mut deleted = Vec::new();
         let mut space = 0i64;
         for c in self.all_containers() {
@@ -468,7 +560,10 @@ impl Engine {
             if !labels_ok {
                 continue;
             }
-            let (rw, _) = self.images.sizes(&r.image_id, &self.container_dir(&r.id)).await;
+            let (rw, _) = self
+                .images
+                .sizes(&r.image_id, &self.container_dir(&r.id))
+                .await;
             if self.remove(&r.id, false, false).await.is_ok() {
                 deleted.push(r.id.clone());
                 space += rw;
@@ -480,7 +575,11 @@ impl Engine {
         })
     }
 
-    pub(crate) async fn update(&self, reference: &str, u: docker::ContainerUpdateBody) -> Result<docker::ContainerUpdateResponse, Error> {
+    pub(crate) async fn update(
+        &self,
+        reference: &str,
+        u: docker::ContainerUpdateBody,
+    ) -> Result<docker::ContainerUpdateResponse, Error> {
         let c = self.container(reference)?;
         let _op = c.op.lock().await;
         let rec = c.snapshot();
@@ -491,11 +590,14 @@ impl Engine {
             let tmp = self.run_dir(&rec.id).join("update.json");
             std::fs::write(&tmp, resources).map_err(util::io_err("writing update.json"))?;
             let tmp_s = tmp.display().to_string();
-            self.runtime(&["update", "--resources", &tmp_s, &rec.id]).await?;
+            self.runtime(&["update", "--resources", &tmp_s, &rec.id])
+                .await?;
         }
         c.update(|r| r.host_config = host)?;
         self.container_event(&c.snapshot(), "update", &[]);
-        Ok(docker::ContainerUpdateResponse { warnings: Some(Vec::new()) })
+        Ok(docker::ContainerUpdateResponse {
+            warnings: Some(Vec::new()),
+        })
     }
 }
 
@@ -536,11 +638,18 @@ fn network_settings(mode: &str, r: &Record) -> docker::NetworkSettings {
         );
     }
     docker::NetworkSettings {
-        sandbox_id: Some(if r.state.is_running() { r.id.clone() } else { String::new() }),
-        sandbox_key: Some(if r.state.pid > 0 { format!("/proc/{}/ns/net", r.state.pid) } else { String::new() }),
+        sandbox_id: Some(if r.state.is_running() {
+            r.id.clone()
+        } else {
+            String::new()
+        }),
+        sandbox_key: Some(if r.state.pid > 0 {
+            format!("/proc/{}/ns/net", r.state.pid)
+        } else {
+            String::new()
+        }),
         ports: Some(HashMap::new()),
         networks: Some(networks),
-        ..Default::default()
     }
 }
 
@@ -558,4 +667,3 @@ pub(crate) fn network_id(name: &str) -> String {
     }
     out
 }
-

@@ -99,7 +99,10 @@ pub fn socket(dir: &Path) -> PathBuf {
 }
 
 /// Sends `req` and returns the connection positioned after the reply line, and the reply.
-pub async fn request<T: DeserializeOwned>(dir: &Path, req: &Request) -> Result<(T, UnixStream), Error> {
+pub async fn request<T: DeserializeOwned>(
+    dir: &Path,
+    req: &Request,
+) -> Result<(T, UnixStream), Error> {
     let path = socket(dir);
     let mut conn = UnixStream::connect(&path)
         .await

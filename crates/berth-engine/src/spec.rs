@@ -12,13 +12,19 @@ use crate::container::Record;
 use crate::{stats, util, Engine};
 
 /// The image's config under the request's (Docker's merge rules).
-pub fn merge(image: &serde_json::Value, request: &docker::ContainerConfig) -> Result<docker::ContainerConfig, Error> {
+pub fn merge(
+    image: &serde_json::Value,
+    request: &docker::ContainerConfig,
+) -> Result<docker::ContainerConfig, Error> {
     let image = berth_specgen::image_config_from_json(image)?;
     Ok(berth_specgen::merge_image_config(&image, request))
 }
 
 /// Validates a create request; returns the host config with Docker's defaults filled.
-pub fn validate(config: &docker::ContainerConfig, mut host: docker::HostConfig) -> Result<docker::HostConfig, Error> {
+pub fn validate(
+    config: &docker::ContainerConfig,
+    mut host: docker::HostConfig,
+) -> Result<docker::HostConfig, Error> {
     berth_specgen::validate_create(config, &host, &berth_specgen::HostLimits::detect())?;
     if host.network_mode.as_deref().is_none_or(str::is_empty) {
         host.network_mode = Some("default".into());
@@ -69,8 +75,7 @@ fn cgroup_v2() -> bool {
 }
 
 fn swap_accounting() -> bool {
-    Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists()
-        || cgroup_v2()
+    Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists() || cgroup_v2()
 }
 
 /// Everything `generate` needs for a record.
@@ -108,13 +113,20 @@ fn input(engine: &Engine, r: &Record, rootfs: &Path) -> Result<GenerateInput, Er
 }
 
 /// Writes the OCI bundle (`config.json`) of a start into `run`.
-pub async fn write_bundle(engine: &Engine, r: &Record, rootfs: &Path, run: &Path) -> Result<(), Error> {
+pub async fn write_bundle(
+    engine: &Engine,
+    r: &Record,
+    rootfs: &Path,
+    run: &Path,
+) -> Result<(), Error> {
     let input = input(engine, r, rootfs)?;
     let path = run.join("config.json");
     tokio::task::spawn_blocking(move || {
         let spec = berth_specgen::generate(&input)?;
-        let data = serde_json::to_vec(&spec).map_err(|e| Error::internal(format!("encoding config.json: {e}")))?;
-        util::write_atomic(&path, &data).map_err(util::io_err(format!("writing {}", path.display())))
+        let data = serde_json::to_vec(&spec)
+            .map_err(|e| Error::internal(format!("encoding config.json: {e}")))?;
+        util::write_atomic(&path, &data)
+            .map_err(util::io_err(format!("writing {}", path.display())))
     })
     .await
     .map_err(|e| Error::internal(e.to_string()))?
@@ -122,20 +134,29 @@ pub async fn write_bundle(engine: &Engine, r: &Record, rootfs: &Path, run: &Path
 
 /// The OCI process of an exec: the container's own, with the exec's command, env, working
 /// directory, user and terminal.
-pub async fn exec_process(engine: &Engine, r: &Record, e: &docker::ExecConfig, tty: bool) -> Result<serde_json::Value, Error> {
+pub async fn exec_process(
+    engine: &Engine,
+    r: &Record,
+    e: &docker::ExecConfig,
+    tty: bool,
+) -> Result<serde_json::Value, Error> {
     let bundle = engine.run_dir(&r.id).join("config.json");
     let data = tokio::fs::read(&bundle)
         .await
         .map_err(util::io_err(format!("reading {}", bundle.display())))?;
-    let spec: serde_json::Value =
-        serde_json::from_slice(&data).map_err(|err| Error::internal(format!("{}: {err}", bundle.display())))?;
+    let spec: serde_json::Value = serde_json::from_slice(&data)
+        .map_err(|err| Error::internal(format!("{}: {err}", bundle.display())))?;
     let mut p = spec.get("process").cloned().unwrap_or_default();
     p["args"] = serde_json::json!(e.cmd.clone().unwrap_or_default());
     p["terminal"] = serde_json::json!(tty);
     if let Some(env) = e.env.as_ref().filter(|v| !v.is_empty()) {
         let mut base: Vec<String> = p["env"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         for kv in env {
             let key = kv.split('=').next().unwrap_or("");
@@ -146,7 +167,9 @@ pub async fn exec_process(engine: &Engine, r: &Record, e: &docker::ExecConfig, t
     }
     if let Some(wd) = e.working_dir.as_ref().filter(|w| !w.is_empty()) {
         if !wd.starts_with('/') {
-            return Err(Error::invalid(format!("the working directory '{wd}' is invalid, it needs to be an absolute path")));
+            return Err(Error::invalid(format!(
+                "the working directory '{wd}' is invalid, it needs to be an absolute path"
+            )));
         }
         p["cwd"] = serde_json::json!(wd);
     }
@@ -156,7 +179,8 @@ pub async fn exec_process(engine: &Engine, r: &Record, e: &docker::ExecConfig, t
         let u = tokio::task::spawn_blocking(move || berth_specgen::resolve_user(&root, &user, &[]))
             .await
             .map_err(|err| Error::internal(err.to_string()))??;
-        p["user"] = serde_json::json!({"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids});
+        p["user"] =
+            serde_json::json!({"uid": u.uid, "gid": u.gid, "additionalGids": u.additional_gids});
     }
     if e.privileged.unwrap_or(false) {
         let all = berth_specgen::caps::daemon_bounding_set()?;
@@ -168,17 +192,45 @@ pub async fn exec_process(engine: &Engine, r: &Record, e: &docker::ExecConfig, t
 }
 
 /// Applies `docker update` fields to a host config.
-pub fn apply_update(host: &mut docker::HostConfig, u: &docker::ContainerUpdateBody) -> Result<(), Error> {
+pub fn apply_update(
+    host: &mut docker::HostConfig,
+    u: &docker::ContainerUpdateBody,
+) -> Result<(), Error> {
     macro_rules! set {
         ($($f:ident),*) => { $( if u.$f.is_some() { host.$f = u.$f.clone(); } )* };
     }
     set!(
-        cpu_shares, memory, cgroup_parent, blkio_weight, blkio_weight_device, blkio_device_read_bps,
-        blkio_device_write_bps, blkio_device_read_iops, blkio_device_write_iops, cpu_period, cpu_quota,
-        cpu_realtime_period, cpu_realtime_runtime, cpuset_cpus, cpuset_mems, devices, device_cgroup_rules,
-        device_requests, memory_reservation, memory_swap, memory_swappiness, nano_cpus,
-        oom_kill_disable, init, pids_limit, ulimits, cpu_count, cpu_percent, io_maximum_iops,
-        io_maximum_bandwidth, restart_policy
+        cpu_shares,
+        memory,
+        cgroup_parent,
+        blkio_weight,
+        blkio_weight_device,
+        blkio_device_read_bps,
+        blkio_device_write_bps,
+        blkio_device_read_iops,
+        blkio_device_write_iops,
+        cpu_period,
+        cpu_quota,
+        cpu_realtime_period,
+        cpu_realtime_runtime,
+        cpuset_cpus,
+        cpuset_mems,
+        devices,
+        device_cgroup_rules,
+        device_requests,
+        memory_reservation,
+        memory_swap,
+        memory_swappiness,
+        nano_cpus,
+        oom_kill_disable,
+        init,
+        pids_limit,
+        ulimits,
+        cpu_count,
+        cpu_percent,
+        io_maximum_iops,
+        io_maximum_bandwidth,
+        restart_policy
     );
     if let (Some(m), Some(s)) = (host.memory, host.memory_swap) {
         if m > 0 && s > 0 && s < m {

@@ -20,8 +20,12 @@ pub fn cgroup_path(id: &str) -> String {
 
 /// Host CPU time in nanoseconds (the `system_cpu_usage` Docker computes from /proc/stat).
 fn system_cpu_ns() -> u64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/stat") else { return 0 };
-    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else { return 0 };
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return 0;
+    };
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0;
+    };
     let ticks: u64 = line
         .split_whitespace()
         .skip(1)
@@ -33,7 +37,9 @@ fn system_cpu_ns() -> u64 {
 }
 
 fn online_cpus() -> u32 {
-    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1)
 }
 
 fn sample(id: &str, name: &str) -> docker::ContainerStatsResponse {
@@ -44,7 +50,9 @@ fn sample(id: &str, name: &str) -> docker::ContainerStatsResponse {
         read: Some(util::now_rfc3339()),
         ..Default::default()
     };
-    let Ok(cg) = berth_cgroups::Cgroup::open(Some(&cgroup_path(id)), id) else { return out };
+    let Ok(cg) = berth_cgroups::Cgroup::open(Some(&cgroup_path(id)), id) else {
+        return out;
+    };
     let Ok(s) = cg.stats() else { return out };
     out.cpu_stats = Some(docker::ContainerCpuStats {
         cpu_usage: Some(docker::ContainerCpuUsage {
@@ -101,7 +109,9 @@ fn sample(id: &str, name: &str) -> docker::ContainerStatsResponse {
 }
 
 fn host_memory() -> u64 {
-    let Ok(m) = std::fs::read_to_string("/proc/meminfo") else { return 0 };
+    let Ok(m) = std::fs::read_to_string("/proc/meminfo") else {
+        return 0;
+    };
     m.lines()
         .find_map(|l| l.strip_prefix("MemTotal:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
@@ -123,7 +133,11 @@ pub fn initial_health(config: &docker::ContainerConfig) -> Option<docker::Health
 }
 
 impl Engine {
-    pub(crate) async fn stats(&self, reference: &str, stream: bool) -> Result<BoxStream<docker::ContainerStatsResponse>, Error> {
+    pub(crate) async fn stats(
+        &self,
+        reference: &str,
+        stream: bool,
+    ) -> Result<BoxStream<docker::ContainerStatsResponse>, Error> {
         let c = self.container(reference)?;
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
@@ -135,7 +149,9 @@ impl Engine {
                 };
                 let mut s = if running {
                     let (id, name) = (id.clone(), name.clone());
-                    tokio::task::spawn_blocking(move || sample(&id, &name)).await.unwrap_or_default()
+                    tokio::task::spawn_blocking(move || sample(&id, &name))
+                        .await
+                        .unwrap_or_default()
                 } else {
                     docker::ContainerStatsResponse {
                         id: Some(id.clone()),
@@ -174,11 +190,18 @@ impl Engine {
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 
-    pub(crate) async fn top(&self, reference: &str, ps_args: Option<String>) -> Result<docker::ContainerTopResponse, Error> {
+    pub(crate) async fn top(
+        &self,
+        reference: &str,
+        ps_args: Option<String>,
+    ) -> Result<docker::ContainerTopResponse, Error> {
         let c = self.container(reference)?;
         let rec = c.snapshot();
         if !rec.state.is_running() {
-            return Err(Error::conflict(format!("Container {} is not running", rec.id)));
+            return Err(Error::conflict(format!(
+                "Container {} is not running",
+                rec.id
+            )));
         }
         let id = rec.id.clone();
         let pids: Vec<i32> = tokio::task::spawn_blocking(move || {
@@ -188,7 +211,9 @@ impl Engine {
         })
         .await
         .unwrap_or_default();
-        let args = ps_args.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| "-ef".into());
+        let args = ps_args
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or_else(|| "-ef".into());
         let out = tokio::process::Command::new("ps")
             .args(args.split_whitespace())
             .output()
@@ -206,14 +231,20 @@ impl Engine {
     /// Runs the container's health check on its interval while it runs.
     pub(crate) fn spawn_health(&self, c: Arc<Container>) {
         let Some(engine) = self.arc() else { return };
-        let Some(hc) = c.lock().config.healthcheck.clone() else { return };
-        let Some(test) = hc.test.clone().filter(|t| !t.is_empty() && t[0] != "NONE") else { return };
+        let Some(hc) = c.lock().config.healthcheck.clone() else {
+            return;
+        };
+        let Some(test) = hc.test.clone().filter(|t| !t.is_empty() && t[0] != "NONE") else {
+            return;
+        };
         let cmd: Vec<String> = match test[0].as_str() {
             "CMD" => test[1..].to_vec(),
             "CMD-SHELL" => vec!["/bin/sh".into(), "-c".into(), test[1..].join(" ")],
             _ => test.clone(),
         };
-        let ns = |v: Option<i64>, d: u64| Duration::from_nanos(v.filter(|n| *n > 0).map(|n| n as u64).unwrap_or(d));
+        let ns = |v: Option<i64>, d: u64| {
+            Duration::from_nanos(v.filter(|n| *n > 0).map(|n| n as u64).unwrap_or(d))
+        };
         let interval = ns(hc.interval, 30_000_000_000);
         let timeout = ns(hc.timeout, 30_000_000_000);
         let start_period = ns(hc.start_period, 0);
@@ -224,7 +255,12 @@ impl Engine {
             let begun = std::time::Instant::now();
             loop {
                 let in_start = begun.elapsed() < start_period;
-                tokio::time::sleep(if in_start { start_interval.min(interval) } else { interval }).await;
+                tokio::time::sleep(if in_start {
+                    start_interval.min(interval)
+                } else {
+                    interval
+                })
+                .await;
                 let rec = c.snapshot();
                 if rec.state.status != "running" || rec.state.started_at != started_at {
                     return;
@@ -294,12 +330,17 @@ fn parse_ps(out: &str, pids: &[i32]) -> Result<docker::ContainerTopResponse, Err
         if fields.len() < titles.len() {
             continue;
         }
-        let Ok(pid) = fields[pid_col].parse::<i32>() else { continue };
+        let Ok(pid) = fields[pid_col].parse::<i32>() else {
+            continue;
+        };
         if !pids.contains(&pid) {
             continue;
         }
         // The last column (the command) keeps its spaces.
-        let mut row: Vec<String> = fields[..titles.len() - 1].iter().map(|s| s.to_string()).collect();
+        let mut row: Vec<String> = fields[..titles.len() - 1]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         row.push(fields[titles.len() - 1..].join(" "));
         processes.push(row);
     }

@@ -12,8 +12,21 @@ use crate::{events, objects, util, Engine};
 /// berth's version, reported where Docker reports its own.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The architecture as Go (and so every Docker client) names it.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
 fn kernel() -> String {
-    rustix::system::uname().release().to_string_lossy().into_owned()
+    rustix::system::uname()
+        .release()
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn os_name() -> String {
@@ -42,11 +55,17 @@ impl Engine {
             ("ApiVersion".to_string(), "1.47".to_string()),
             ("MinAPIVersion".to_string(), "1.24".to_string()),
             ("Os".to_string(), "linux".to_string()),
-            ("Arch".to_string(), std::env::consts::ARCH.to_string()),
+            ("Arch".to_string(), go_arch().to_string()),
+            ("GoVersion".to_string(), String::new()),
+            ("GitCommit".to_string(), String::new()),
+            ("BuildTime".to_string(), String::new()),
+            ("Experimental".to_string(), "false".to_string()),
             ("KernelVersion".to_string(), kernel()),
         ]);
         docker::SystemVersion {
-            platform: Some(docker::SystemVersionPlatform { name: "berth".into() }),
+            platform: Some(docker::SystemVersionPlatform {
+                name: "berth".into(),
+            }),
             components: Some(vec![
                 docker::SystemVersionComponents {
                     name: "Engine".into(),
@@ -65,7 +84,7 @@ impl Engine {
             git_commit: Some(String::new()),
             go_version: Some(format!("rust (berth {VERSION})")),
             os: Some("linux".into()),
-            arch: Some(std::env::consts::ARCH.into()),
+            arch: Some(go_arch().into()),
             kernel_version: Some(kernel()),
             experimental: Some(false),
             build_time: Some(String::new()),
@@ -119,7 +138,11 @@ impl Engine {
             oom_kill_disable: Some(cgroup_version() == SystemInfoCgroupVersionEnum::_1),
             ipv4_forwarding: Some(true),
             debug: Some(false),
-            nfd: Some(std::fs::read_dir("/proc/self/fd").map(|d| d.count() as i64).unwrap_or(0)),
+            nfd: Some(
+                std::fs::read_dir("/proc/self/fd")
+                    .map(|d| d.count() as i64)
+                    .unwrap_or(0),
+            ),
             n_goroutines: Some(0),
             system_time: Some(util::now_rfc3339()),
             logging_driver: Some("json-file".into()),
@@ -131,14 +154,17 @@ impl Engine {
             os_version: Some(String::new()),
             os_type: Some("linux".into()),
             architecture: Some(uts.machine().to_string_lossy().into_owned()),
-            ncpu: Some(std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1)),
+            ncpu: Some(
+                std::thread::available_parallelism()
+                    .map(|n| n.get() as i64)
+                    .unwrap_or(1),
+            ),
             mem_total: Some(mem_total()),
             index_server_address: Some("https://index.docker.io/v1/".into()),
             registry_config: Some(docker::RegistryServiceConfig {
                 insecure_registry_cidrs: Some(vec!["127.0.0.0/8".into()]),
                 index_configs: Some(HashMap::new()),
                 mirrors: Some(Vec::new()),
-                ..Default::default()
             }),
             name: Some(uts.nodename().to_string_lossy().into_owned()),
             labels: Some(Vec::new()),
@@ -177,11 +203,23 @@ impl Engine {
     }
 
     pub(crate) async fn df(&self) -> Result<serde_json::Value, Error> {
-        let images = self.images.df_images(&self.all_containers().iter().map(|c| c.snapshot().image_id).collect::<Vec<_>>()).await?;
+        let images = self
+            .images
+            .df_images(
+                &self
+                    .all_containers()
+                    .iter()
+                    .map(|c| c.snapshot().image_id)
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
         let mut containers = Vec::new();
         for c in self.all_containers() {
             let r = c.snapshot();
-            let (rw, root) = self.images.sizes(&r.image_id, &self.container_dir(&r.id)).await;
+            let (rw, root) = self
+                .images
+                .sizes(&r.image_id, &self.container_dir(&r.id))
+                .await;
             containers.push(serde_json::json!({
                 "Id": r.id, "Names": [format!("/{}", r.name)], "Image": r.image_ref, "ImageID": r.image_id,
                 "Command": crate::container::command_line(&r), "Created": util::parse_rfc3339(&r.created).map(|t| t as i64),
@@ -199,7 +237,10 @@ impl Engine {
             j["UsageData"] = serde_json::json!({"Size": size, "RefCount": refs});
             volumes.push(j);
         }
-        let layers: i64 = images.iter().filter_map(|i| i.get("Size").and_then(|s| s.as_i64())).sum();
+        let layers: i64 = images
+            .iter()
+            .filter_map(|i| i.get("Size").and_then(|s| s.as_i64()))
+            .sum();
         Ok(serde_json::json!({
             "LayersSize": layers,
             "Images": images,
@@ -209,7 +250,10 @@ impl Engine {
         }))
     }
 
-    pub(crate) async fn events_stream(&self, opts: EventsOptions) -> Result<BoxStream<docker::EventMessage>, Error> {
+    pub(crate) async fn events_stream(
+        &self,
+        opts: EventsOptions,
+    ) -> Result<BoxStream<docker::EventMessage>, Error> {
         let (past, mut live) = self.events.subscribe(opts.since);
         let (tx, rx) = mpsc::channel(256);
         let filters = opts.filters.clone();
@@ -259,9 +303,17 @@ impl Engine {
             .map(|name| docker::Network {
                 name: Some((*name).into()),
                 id: Some(objects::network_id(name)),
-                created: Some(util::rfc3339(std::time::SystemTime::now() - self.started.elapsed())),
+                created: Some(util::rfc3339(
+                    std::time::SystemTime::now() - self.started.elapsed(),
+                )),
                 scope: Some("local".into()),
-                driver: Some(match *name { "none" => "null", n => n }.into()),
+                driver: Some(
+                    match *name {
+                        "none" => "null",
+                        n => n,
+                    }
+                    .into(),
+                ),
                 enable_ipv4: Some(*name == "bridge"),
                 enable_ipv6: Some(false),
                 ipam: Some(docker::Ipam {
@@ -295,7 +347,12 @@ impl Engine {
     pub(crate) fn network(&self, id: &str) -> Result<docker::Network, Error> {
         self.networks(&Filters::new())
             .into_iter()
-            .find(|n| n.name.as_deref() == Some(id) || n.id.as_deref().is_some_and(|x| x.starts_with(id) && !id.is_empty()))
+            .find(|n| {
+                n.name.as_deref() == Some(id)
+                    || n.id
+                        .as_deref()
+                        .is_some_and(|x| x.starts_with(id) && !id.is_empty())
+            })
             .ok_or_else(|| Error::not_found(format!("network {id} not found")))
     }
 }

