@@ -25,12 +25,14 @@ log "cargo build --release --workspace"
 cargo build --release --workspace
 log "built $(berth_runtime_path)"
 
-# berth-init (`docker run --init`) is bind-mounted into containers that may have no libc,
-# so it is linked statically (glibc's libc.a from build-essential; no network needed), in
-# its own target dir so the RUSTFLAGS do not invalidate the main build's cache.
-# Result: target/static/x86_64-unknown-linux-gnu/release/berth-init (static-pie, stripped).
-log "cargo build --release -p berth-init (static)"
+# Static builds (glibc's libc.a from build-essential; no network needed), in their own
+# target dir so the RUSTFLAGS do not invalidate the main build's cache:
+# - berth-init (`docker run --init`) is bind-mounted into containers that may have no libc;
+# - berth-shim runs once per container: static, it maps no ld.so/libc.so and stays at
+#   ~0.8 MB RSS instead of ~1.1 MB (prefer this one over target/release/berth-shim).
+# Results: target/static/x86_64-unknown-linux-gnu/release/{berth-init,berth-shim}.
+log "cargo build --release -p berth-init -p berth-shim (static)"
 RUSTFLAGS="-C target-feature=+crt-static" CARGO_PROFILE_RELEASE_STRIP=symbols \
     CARGO_TARGET_DIR="$BERTH_REPO/target/static" \
-    cargo build --release -p berth-init --target x86_64-unknown-linux-gnu
-log "built $BERTH_REPO/target/static/x86_64-unknown-linux-gnu/release/berth-init"
+    cargo build --release -p berth-init -p berth-shim --target x86_64-unknown-linux-gnu
+log "built $BERTH_REPO/target/static/x86_64-unknown-linux-gnu/release/{berth-init,berth-shim}"

@@ -192,3 +192,46 @@ pub fn sched_setattr_self(mut attr: SchedAttr) -> io::Result<()> {
     check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) })
         .map(drop)
 }
+
+/// Drops this process's resident pages of executable file mappings (`r-xp`, program and
+/// shared-library text) with `MADV_DONTNEED`; they fault back in from the page cache as
+/// the code runs again. A long-lived process whose start-up ran much more code than its
+/// steady state (the shim) thereby keeps only the text it keeps using; each page fault
+/// maps its 64 KiB neighbourhood (fault-around), so start-up leaves most of the text
+/// resident otherwise. Returns the number of bytes advised.
+pub fn drop_text_pages() -> io::Result<usize> {
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    let mut total = 0;
+    for line in maps.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(range), Some(perms), Some(_off), Some(_dev), Some(inode)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        // Only executable, private, file-backed mappings: their pages are never written,
+        // so dropping them loses nothing (unlike .data or RELRO, which relocation wrote).
+        if perms != "r-xp" || inode == "0" {
+            continue;
+        }
+        let Some((start, end)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        // SAFETY: the range is an existing read-only executable file mapping of this
+        // process (from /proc/self/maps); MADV_DONTNEED on it only unmaps clean pages that
+        // the kernel faults back in unchanged from the file, so no memory Rust can see
+        // changes.
+        let ret =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        if ret == 0 {
+            total += end - start;
+        }
+    }
+    Ok(total)
+}

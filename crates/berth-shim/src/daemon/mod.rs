@@ -78,6 +78,9 @@ pub fn main() -> i32 {
             if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
                 let _ = rustix::stdio::dup2_stdout(&null);
             }
+            // Start-up code (argument parsing, cgroup discovery, spawning the runtime) is
+            // not needed again: let its pages go, the loop faults back what it uses.
+            let _ = berth_sys::proc::drop_text_pages();
             shim.run()
         }
         Err(error) => {
