@@ -18,6 +18,7 @@ pub mod createopts;
 pub mod format;
 pub mod human;
 pub mod json;
+pub mod progress;
 pub mod stream;
 pub mod table;
 pub mod template;

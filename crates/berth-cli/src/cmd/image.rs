@@ -87,7 +87,8 @@ pub async fn show_messages(
     let tty = stream::stdout_is_tty();
     let mut body = res.into_body();
     let mut buf: Vec<u8> = Vec::new();
-    let mut ids: Vec<String> = Vec::new();
+    let mut display = crate::progress::Display::default();
+    let width = stream::term_size().map_or(0, |(_, w)| w);
     let mut last = String::new();
     let mut out = std::io::stdout();
     while let Some(frame) = body.frame().await {
@@ -113,52 +114,13 @@ pub async fn show_messages(
             {
                 bail!("{e}");
             }
-            if let Some(s) = m.get("stream").and_then(J::as_str) {
-                if !quiet {
-                    print!("{s}");
-                }
-                continue;
+            if m.get("stream").is_none() {
+                last = m.str_of("status").to_string();
             }
-            let status = m.str_of("status").to_string();
-            last = status.clone();
             if quiet {
                 continue;
             }
-            let id = m.str_of("id").to_string();
-            let progress = m.str_of("progress").to_string();
-            let has_progress = m
-                .get("progressDetail")
-                .is_some_and(|p| !p.pairs().is_empty());
-            if !tty {
-                if has_progress {
-                    continue;
-                }
-                if id.is_empty() {
-                    let _ = writeln!(out, "{status}");
-                } else {
-                    let _ = writeln!(out, "{id}: {status}");
-                }
-                continue;
-            }
-            let line = if id.is_empty() {
-                status.clone()
-            } else {
-                format!("{id}: {status} {progress}")
-            };
-            if id.is_empty() {
-                let _ = writeln!(out, "{line}");
-                continue;
-            }
-            match ids.iter().position(|x| *x == id) {
-                Some(i) => {
-                    let up = ids.len() - i;
-                    let _ = write!(out, "\x1b[{up}A\r\x1b[2K{line}\x1b[{up}B\r");
-                }
-                None => {
-                    ids.push(id);
-                    let _ = writeln!(out, "{line}");
-                }
-            }
+            let _ = write!(out, "{}", display.render(&m, tty, width));
             let _ = out.flush();
         }
     }
