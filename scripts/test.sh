@@ -13,6 +13,9 @@
 #   demo       scripts/demo.sh, the README's first command (busybox under berth-runtime)
 #   engines    tests/engines/{podman,docker}.sh against target/release/berth-runtime
 #              (skip with BERTH_SKIP_ENGINES=1)
+#   e2e        tests/e2e/run.sh: images from scripts/make-images.sh, a private berthd from
+#              target/release; the docker CLI, docker-compose and Python SDK suites against
+#              it, then daemon-restart.sh (SKIP while berthd is not built; BERTH_SKIP_E2E=1)
 #   vm         scripts/vm-lane.sh → tests/vm/run.sh: the cgroup and runtime test binaries in a
 #              qemu VM with cgroup_no_v1=all, when present (skip: BERTH_SKIP_VM=1)
 #   leftovers  no cgroup directory, mount or process of this checkout's binaries that was not
@@ -138,6 +141,14 @@ else
             skip "$engine" "tests/engines/$engine.sh missing"
         fi
     done
+fi
+
+if [ -n "${BERTH_SKIP_E2E:-}" ]; then
+    skip e2e "BERTH_SKIP_E2E set"
+elif [ -x target/release/berthd ]; then
+    step e2e 600 bash tests/e2e/run.sh target/release
+else
+    skip e2e "target/release/berthd not built"
 fi
 
 if [ -n "${BERTH_SKIP_VM:-}" ]; then

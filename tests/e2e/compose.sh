@@ -12,6 +12,7 @@
 # daemon lacks it (and removed again at the end).
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
 
 [ $# -ge 1 ] || die "usage: $0 DOCKER_HOST [IMAGES_DIR]"

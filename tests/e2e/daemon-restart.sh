@@ -24,6 +24,7 @@
 # which is how this script's checks were tried on a reference daemon.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "daemon-restart.sh must run as root"
@@ -42,7 +43,7 @@ RUN=("${D[@]}" run --pull never --label "$L" --network none)
 daemon_pid=
 daemon_args=(-H "$DOCKER_HOST" --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/berthd.pid")
 case "$(basename "$bin")" in
-    dockerd) daemon_args+=(--live-restore --bridge none --iptables=false --ip6tables=false
+    dockerd) daemon_args+=(--live-restore --cgroup-parent "/berth-e2e-$$" --bridge none --iptables=false --ip6tables=false
         --ip-masq=false --ip-forward=false --userland-proxy=false) ;;
 esac
 
@@ -62,6 +63,7 @@ cleanup() {
     kill_matching_pids "$T"
     sleep 0.2
     unmount_under "$T"
+    remove_cgroup "berth-e2e-$$"
     rm -rf "$T" "$E2E_ERRFILE"
 }
 trap cleanup EXIT

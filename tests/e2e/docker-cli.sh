@@ -32,6 +32,7 @@
 #   default network (no flag)  | none (daemon started with --bridge=none) | host/none only: not checked
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
 
 [ $# -ge 1 ] || die "usage: $0 DOCKER_HOST [IMAGES_DIR]"

@@ -4,7 +4,9 @@
 # daemon is behind a socket, and a private dockerd 20.10 to validate the suites against.
 
 e2e_here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=scripts/lib.sh
 . "$e2e_here/../../scripts/lib.sh"
+# shellcheck source=tests/engines/common.sh
 . "$e2e_here/../engines/common.sh"
 
 docker_cli=/usr/local/bin/docker
@@ -118,14 +120,15 @@ api_at_least() {
 
 # start_dockerd <dir>: starts Debian's dockerd 20.10 private to <dir> (data root, exec
 # root, socket, pidfile; no bridge, no iptables: the host's network is untouched) and
-# sets DOCKERD_PID and DOCKERD_SOCK. Returns non-zero (log tail on stderr) if it does not
+# sets DOCKERD_PID and DOCKERD_SOCK. Its containers' cgroups go under /berth-e2e-<pid>
+# (stop_daemon removes it), not Docker's default /docker. Returns non-zero (log tail on stderr) if it does not
 # answer within 30 s.
 start_dockerd() {
     local dir="$1"
     mkdir -p "$dir"
     DOCKERD_SOCK="unix://$dir/docker.sock"
     dockerd --data-root "$dir/data" --exec-root "$dir/exec" -H "$DOCKERD_SOCK" \
-        --pidfile "$dir/docker.pid" --bridge none --iptables=false --ip6tables=false \
+        --pidfile "$dir/docker.pid" --cgroup-parent "/berth-e2e-$$" --bridge none --iptables=false --ip6tables=false \
         --ip-masq=false --ip-forward=false --userland-proxy=false \
         --log-level warn >"$dir/dockerd.log" 2>&1 </dev/null &
     DOCKERD_PID=$!
@@ -156,6 +159,7 @@ stop_daemon() {
     fi
     kill_matching_pids "$dir"
     unmount_under "$dir"
+    remove_cgroup "berth-e2e-$$"
     rm -rf "$dir"
 }
 

@@ -11,6 +11,7 @@
 # This is how the suites' checks are proven on a reference daemon.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=tests/e2e/lib.sh
 . "$here/lib.sh"
 [ "$(id -u)" -eq 0 ] || die "with-dockerd.sh must run as root"
 [ $# -ge 1 ] || die "usage: $0 SUITE [ARGS...]"
