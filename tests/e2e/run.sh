@@ -17,6 +17,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 [ "$(id -u)" -eq 0 ] || die "run.sh must run as root"
 [ $# -eq 1 ] || die "usage: $0 BIN_DIR"
 bin_dir="$(readlink -f "$1")"
+# The suites' expected differences from dockerd (docker-cli.sh's table) are berth's here.
+export E2E_DAEMON="${E2E_DAEMON:-berth}"
 [ -x "$bin_dir/berthd" ] || die "$bin_dir/berthd is missing"
 
 # Short: unix socket paths under the exec root must fit in 108 bytes.
@@ -43,8 +45,12 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 bash "$BERTH_REPO/scripts/make-images.sh" "$T/images" || die "make-images.sh failed"
+# --init needs a static berth-init (busybox images have no libc); setup.sh builds one.
+init_args=()
+static_init="$BERTH_REPO/target/static/x86_64-unknown-linux-gnu/release/berth-init"
+[ -x "$static_init" ] && init_args=(--init-path "$static_init")
 "$bin_dir/berthd" -H "unix://$T/berth.sock" --data-root "$T/data" --exec-root "$T/exec" \
-    --pidfile "$T/berthd.pid" >"$T/berthd.log" 2>&1 </dev/null &
+    --pidfile "$T/berthd.pid" "${init_args[@]}" >"$T/berthd.log" 2>&1 </dev/null &
 berthd_pid=$!
 for _ in $(seq 150); do
     "$docker_cli" -H "unix://$T/berth.sock" version >/dev/null 2>&1 && break

@@ -108,7 +108,14 @@ fn routes() -> Router<AppState> {
         .route("/images/search", get(no("searching registries")))
         .route("/images/{*rest}", any(images::by_name))
         .route("/build", post(no("building images (POST /build)")))
-        .route("/build/prune", post(no("the build cache")))
+        // No build cache and no user networks exist yet: pruning them truthfully deletes
+        // nothing (`docker system prune` calls both).
+        .route(
+            "/build/prune",
+            post(|| async {
+                axum::Json(serde_json::json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
+            }),
+        )
         .route("/session", post(no("BuildKit sessions")))
         .route("/grpc", post(no("BuildKit (POST /grpc)")))
         .route("/auth", post(no("registry login")))
@@ -127,7 +134,10 @@ fn routes() -> Router<AppState> {
         // networks: host and none only, for now
         .route("/networks", get(system::network_list))
         .route("/networks/create", post(no("creating networks")))
-        .route("/networks/prune", post(no("pruning networks")))
+        .route(
+            "/networks/prune",
+            post(|| async { axum::Json(serde_json::json!({"NetworksDeleted": []})) }),
+        )
         .route(
             "/networks/{id}",
             get(system::network_inspect).delete(no("removing networks")),

@@ -30,6 +30,13 @@ struct ExecState {
     pid: i64,
 }
 
+/// The name the shim knows an exec by: its files (`exec-<name>.sock` among them) live in
+/// the container's run directory, and a unix socket path must fit in 108 bytes, so the
+/// 64-digit ID is cut to 12 (as Docker's short IDs are).
+fn shim_exec_id(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
 impl Engine {
     fn exec_record(&self, id: &str) -> Result<Arc<ExecRecord>, Error> {
         self.execs
@@ -133,7 +140,7 @@ impl Engine {
         let process = crate::spec::exec_process(self, &rec, &e.config, tty).await?;
         let run = self.run_dir(&rec.id);
         let req = Request::Exec(ExecRequest {
-            exec_id: exec_id.to_string(),
+            exec_id: shim_exec_id(exec_id).to_string(),
             process,
             tty,
             stdin,
@@ -164,7 +171,7 @@ impl Engine {
             let rec = rec.clone();
             tokio::spawn(async move {
                 let req = Request::ExecWait {
-                    exec_id: e.id.clone(),
+                    exec_id: shim_exec_id(&e.id).to_string(),
                 };
                 let code = match shim::call::<ExecExit>(&run, &req).await {
                     Ok(x) => i64::from(x.exit_code),
@@ -203,7 +210,7 @@ impl Engine {
         let req = Request::Resize(berth_shim::protocol::ResizeRequest {
             height,
             width,
-            exec_id: Some(exec_id.to_string()),
+            exec_id: Some(shim_exec_id(exec_id).to_string()),
         });
         shim::call::<berth_shim::protocol::Empty>(&self.run_dir(&e.container), &req)
             .await
@@ -217,7 +224,7 @@ impl Engine {
             // The stream of a finished exec closes only after the shim recorded its exit,
             // so a client inspecting right after its stream ended gets the code at once.
             let req = Request::ExecWait {
-                exec_id: e.id.clone(),
+                exec_id: shim_exec_id(&e.id).to_string(),
             };
             match tokio::time::timeout(
                 Duration::from_millis(200),

@@ -455,6 +455,9 @@ impl Engine {
         let c = self.container(reference)?;
         let _op = c.op.lock().await;
         let rec = c.snapshot();
+        if rec.state.status == "removed" {
+            return Err(Error::not_found(format!("No such container: {reference}")));
+        }
         if rec.state.is_running() || rec.state.status == "restarting" {
             if !force {
                 let what = if rec.state.status == "paused" {
@@ -463,8 +466,8 @@ impl Engine {
                     "running"
                 };
                 return Err(Error::conflict(format!(
-                    "cannot remove container \"/{}\": container is {what}: stop the container before removing or force remove",
-                    rec.name
+                    "You cannot remove a {what} container {}. Stop the container before attempting removal or force remove",
+                    rec.id
                 )));
             }
             c.update(|r| r.manually_stopped = true)?;
