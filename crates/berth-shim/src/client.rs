@@ -152,14 +152,6 @@ pub async fn launch(shim: &Path, opts: &LaunchOptions) -> Result<Launched> {
     }
 }
 
-/// The socket is not there or nobody listens: the shim has exited.
-fn gone(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
-    )
-}
-
 /// Talks to the shim whose control socket is `socket`.
 #[derive(Debug, Clone)]
 pub struct ShimClient {
@@ -228,12 +220,14 @@ impl ShimClient {
         self.request::<Empty>(&Request::Start).await.map(drop)
     }
 
-    /// Waits for the container's exit (and its deletion). A shim that already left is
-    /// answered from its `exit.json` (written before it removes its socket).
+    /// Waits for the container's exit (and its deletion). A shim that already left (or
+    /// leaves while this connects) is answered from its `exit.json`, written before it
+    /// removes its socket.
     pub async fn wait(&self) -> Result<ExitInfo> {
         match self.request(&Request::Wait).await {
             Ok((_, info)) => Ok(info),
-            Err(Error::Io { context, source }) if gone(&source) => {
+            // Gone, or leaving while we connected (the connection is reset).
+            Err(Error::Io { context, source }) => {
                 let dir = self.socket.parent().unwrap_or(Path::new("/"));
                 match read_exit_file(dir) {
                     Ok(Some(info)) => Ok(info),

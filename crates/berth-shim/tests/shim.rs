@@ -223,6 +223,15 @@ fn assert_cleaned_up(env: &Env, shim_pid: i32) {
     assert!(!env.state("shim.sock").exists(), "shim.sock removed");
     assert!(!env.state("shim.pid").exists(), "shim.pid removed");
     assert!(!env.runtime_knows(), "berth-runtime delete ran");
+    // The runtime's default cgroup is /berth/<id> in every hierarchy.
+    let cgroups: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .expect("/sys/fs/cgroup")
+        .flatten()
+        .map(|h| h.path().join("berth").join(&env.id))
+        .chain([Path::new("/sys/fs/cgroup/berth").join(&env.id)])
+        .filter(|p| p.exists())
+        .collect();
+    assert!(cgroups.is_empty(), "cgroup removed: {cgroups:?}");
     let left: Vec<_> = std::fs::read_dir(&env.opts.state_dir)
         .expect("state dir")
         .flatten()
@@ -455,6 +464,17 @@ fn exec_streams_output_and_exit_codes() {
         let raw = String::from_utf8_lossy(&read_all(&mut s.expect("stream")).await).into_owned();
         assert!(raw.starts_with("/dev/pts/"), "tty output: {raw:?}");
         assert_eq!(c.exec_wait("tty").await.expect("wait").exit_code, 2);
+
+        // Resizing an exec's pty.
+        let mut req = exec_req("ttyr", &["sh", "-c", "read x; stty size"]);
+        req.tty = true;
+        req.stdin = true;
+        let (_, s) = c.exec(req).await.expect("exec tty");
+        let mut s = s.expect("stream");
+        c.resize(12, 34, Some("ttyr")).await.expect("resize exec");
+        s.write_all(b"\n").await.expect("write");
+        read_until(&mut s, "12 34").await;
+        assert!(c.resize(1, 1, Some("nope")).await.is_err());
 
         // Detached: no stream, the exit code is still recorded.
         let mut req = exec_req("bg", &["sh", "-c", "exit 4"]);

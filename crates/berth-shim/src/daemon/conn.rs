@@ -11,8 +11,8 @@ use std::os::unix::net::UnixStream;
 
 /// Pending output above which producers are paused.
 pub const HIGH_WATER: usize = 64 * 1024;
-/// Longest accepted request line.
-pub const MAX_REQUEST: usize = 64 * 1024;
+/// Longest accepted request line (an exec's process with its environment fits).
+pub const MAX_REQUEST: usize = 1 << 20;
 
 /// What a connection is for.
 pub enum Role {

@@ -591,7 +591,9 @@ impl Shim {
         if let Err(e) = fdio::write_atomic(std::path::Path::new(protocol::EXIT_FILE), &json) {
             eprintln!("berth-shim: cannot write {}: {e}", protocol::EXIT_FILE);
         }
-        // The control socket goes first, so nobody connects to a shim about to leave.
+        // The control socket goes first, so nobody connects to a shim about to leave;
+        // connections already queued are served.
+        self.accept();
         self.listener = None;
         let _ = std::fs::remove_file(protocol::SHIM_SOCK);
         for c in &mut self.conns {
