@@ -336,6 +336,42 @@ fn attach_before_start_gets_framed_output_and_feeds_stdin() {
 }
 
 #[test]
+fn stdin_stays_open_across_attaches_without_stdin_once() {
+    if !isolated!() {
+        return;
+    }
+    let mut env = Env::new(busybox_bundle(&[
+        "sh",
+        "-c",
+        "read a; echo got-$a; read b; echo got-$b",
+    ]));
+    env.opts.stdin = true;
+    rt().block_on(async {
+        let l = env.launch().await;
+        let c = env.client();
+        let attach = || {
+            c.attach(AttachRequest {
+                stdin: true,
+                stdout: true,
+                stderr: true,
+                detach_keys: None,
+            })
+        };
+        let mut first = attach().await.expect("attach");
+        first.write_all(b"one\n").await.expect("write");
+        read_until(&mut first, "got-one").await;
+        // Hanging up entirely: without --stdin-once the container's stdin stays open.
+        drop(first);
+        let mut second = attach().await.expect("attach again");
+        second.write_all(b"two\n").await.expect("write");
+        let (out, _) = demux(&read_all(&mut second).await);
+        assert_eq!(out, "got-two\n");
+        assert_eq!(wait_exit(&c).await.exit_code, 0);
+        assert_cleaned_up(&env, l.shim_pid);
+    });
+}
+
+#[test]
 fn tty_attach_resize_and_detach_keys() {
     if !isolated!() {
         return;
