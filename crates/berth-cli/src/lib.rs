@@ -19,6 +19,7 @@ pub mod format;
 pub mod human;
 pub mod json;
 pub mod progress;
+pub mod specs;
 pub mod stream;
 pub mod table;
 pub mod template;

@@ -3,7 +3,9 @@
 
 mod container;
 mod cp;
+mod events;
 mod image;
+mod images;
 mod lifecycle;
 mod run;
 mod stats;
@@ -175,7 +177,7 @@ pub async fn dispatch(ctx: &mut Ctx, path: &str, rest: &[String]) -> anyhow::Res
         (None | Some("container"), "cp") => cp::cp(ctx, rest).await,
         (None | Some("container"), "export") => cp::export(ctx, rest).await,
         (None | Some("container"), "commit") => image::commit(ctx, rest).await,
-        (None, "images") | (Some("image"), "ls" | "list") => image::images(ctx, rest).await,
+        (None, "images") | (Some("image"), "ls" | "list") => images::images(ctx, rest).await,
         (None | Some("image"), "load") => image::load(ctx, rest).await,
         (None | Some("image"), "save") => image::save(ctx, rest).await,
         (None | Some("image"), "tag") => image::tag(ctx, rest).await,
@@ -188,7 +190,7 @@ pub async fn dispatch(ctx: &mut Ctx, path: &str, rest: &[String]) -> anyhow::Res
         (None, "info") | (Some("system"), "info") => system::info(ctx, rest).await,
         (Some("system"), "df") => system::df(ctx, rest).await,
         (Some("system"), "prune") => system::prune(ctx, rest).await,
-        (None | Some("system"), "events") => system::events(ctx, rest).await,
+        (None | Some("system"), "events") => events::events(ctx, rest).await,
         (Some("volume"), "create") => volume::create(ctx, rest).await,
         (Some("volume"), "ls" | "list") => volume::ls(ctx, rest).await,
         (Some("volume"), "rm" | "remove") => volume::rm(ctx, rest).await,

@@ -69,6 +69,31 @@ async fn create_container(
     Ok(id)
 }
 
+/// Starts a container for `run`/`start -a`; a process that cannot be executed exits 127
+/// (not found) or 126 (not executable), as docker's `runStartContainerErr` decides.
+async fn start_container(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
+    match ctx.client.post(&format!("/containers/{id}/start")).await {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let text = e.to_string();
+            let code = if text.contains("executable file not found")
+                || text.contains("no such file or directory")
+            {
+                127
+            } else if text.contains("permission denied") || text.contains("is a directory") {
+                126
+            } else {
+                125
+            };
+            Err(StatusError {
+                code,
+                message: format!("berth: {text}\n\nRun 'berth run --help' for more information"),
+            }
+            .into())
+        }
+    }
+}
+
 /// `create`.
 pub async fn create(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     let Some(p) = parse(ctx, CREATE_FLAGS, rest, false)? else {
@@ -171,7 +196,7 @@ async fn attach_and_start(ctx: &Ctx, id: &str, a: &Attach, condition: &str) -> a
         .hijack(&with_query(&format!("/containers/{id}/attach"), &q), None)
         .await?;
     let wait = register_wait(&ctx.client, id, condition).await;
-    ctx.client.post(&format!("/containers/{id}/start")).await?;
+    start_container(ctx, id).await?;
     let raw = (a.tty && a.stdin).then(RawTerminal::enable);
     let resizer = (a.tty && stream::stdout_is_tty())
         .then(|| stream::spawn_resizer(ctx.client.clone(), format!("/containers/{id}/resize")));
@@ -221,7 +246,7 @@ pub async fn run(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     let (a_in, a_out, a_err) = req.attach;
     if detach || !(a_in || a_out || a_err) {
         let _wait = register_wait(&ctx.client, &id, condition).await;
-        ctx.client.post(&format!("/containers/{id}/start")).await?;
+        start_container(ctx, &id).await?;
         if detach {
             println!("{id}");
             return Ok(0);
