@@ -201,6 +201,8 @@ pair "run --no-healthcheck --security-opt" run -d --name cli-@-nhc --no-healthch
 same "inspect no-healthcheck" inspect -f '{{json .Config.Healthcheck}} {{.HostConfig.SecurityOpt}}' cli-d-nhc cli-b-nhc
 pair "run -v --mount" sh -c "mkdir -p $T/vol-@ && echo data >$T/vol-@/f && exec \"\$0\" run --rm -v $T/vol-@:/v:ro --mount type=bind,source=$T/vol-@,target=/m busybox sh -c 'cat /v/f /m/f; touch /v/x'"
 pair "run --device" run --rm --device /dev/null:/dev/mynull busybox sh -c 'ls -l /dev/mynull | cut -c1'
+pair "run: command not found (127)" run --rm busybox nosuchcmd
+pair "run: not executable (126)" run --rm busybox /etc
 pair "run bad flag" run --nosuch busybox
 pair "run bad memory" run -m lots busybox
 pair "run missing image (never pull)" run --pull never --rm cli-nosuch-image:1
