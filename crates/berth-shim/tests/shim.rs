@@ -288,9 +288,20 @@ fn attach_before_start_gets_framed_output_and_feeds_stdin() {
     env.opts.stdin = true;
     env.opts.stdin_once = true;
     env.opts.wait_start = true;
+    // What a previous run of the same container left.
+    std::fs::create_dir_all(&env.opts.state_dir).expect("state dir");
+    std::fs::write(
+        env.state("exit.json"),
+        r#"{"exit_code":9,"oom_killed":false,"finished_at":"x"}"#,
+    )
+    .expect("old exit.json");
     rt().block_on(async {
         let l = env.launch().await;
         let c = env.client();
+        assert!(
+            !env.state("exit.json").exists(),
+            "the last run's exit is removed"
+        );
         let st = c.state().await.expect("state");
         assert!(!st.started && !st.running);
         let mut stream = c

@@ -138,6 +138,8 @@ fn launch(args: Args) -> Result<Shim, String> {
     std::fs::create_dir_all(&state)
         .and_then(|()| std::env::set_current_dir(&state))
         .map_err(|e| format!("cannot use state directory {}: {e}", state.display()))?;
+    // A restarted container reuses its state directory: the last run's exit is history.
+    let _ = std::fs::remove_file(protocol::EXIT_FILE);
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
