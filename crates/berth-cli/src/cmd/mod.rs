@@ -32,13 +32,38 @@ pub fn split_command(words: &[String]) -> (String, Vec<String>) {
     }
 }
 
-/// Whether the command talks to the daemon (help output does not).
+const TOP: &[&str] = &[
+    "run", "create", "start", "attach", "exec", "ps", "logs", "stop", "kill", "rm", "restart",
+    "pause", "unpause", "wait", "rename", "update", "inspect", "top", "diff", "port", "stats",
+    "cp", "export", "commit", "images", "load", "save", "tag", "rmi", "import", "history", "pull",
+    "version", "info", "events",
+];
+const CONTAINER: &[&str] = &[
+    "run", "create", "start", "attach", "exec", "ls", "list", "ps", "logs", "stop", "kill", "rm",
+    "remove", "restart", "pause", "unpause", "wait", "rename", "update", "prune", "inspect", "top",
+    "diff", "port", "stats", "cp", "export", "commit",
+];
+const IMAGE: &[&str] = &[
+    "ls", "list", "load", "save", "tag", "rm", "remove", "import", "history", "pull", "prune",
+    "inspect",
+];
+const VOLUME: &[&str] = &["create", "ls", "list", "rm", "remove", "prune", "inspect"];
+const SYSTEM: &[&str] = &["info", "df", "prune", "events"];
+
+/// Whether the command exists and talks to the daemon (help output and unknown commands
+/// do not, so they answer without one).
 pub fn needs_daemon(path: &str, rest: &[String]) -> bool {
-    !(rest.iter().any(|a| a == "--help")
-        || matches!(
-            path,
-            "container" | "image" | "volume" | "system" | "help" | ""
-        ))
+    if rest.iter().any(|a| a == "--help") {
+        return false;
+    }
+    match path.split_once(' ') {
+        None => TOP.contains(&path),
+        Some(("container", c)) => CONTAINER.contains(&c),
+        Some(("image", c)) => IMAGE.contains(&c),
+        Some(("volume", c)) => VOLUME.contains(&c),
+        Some(("system", c)) => SYSTEM.contains(&c),
+        Some(_) => false,
+    }
 }
 
 /// Parses a command's flags, answering `--help` with the usage text.
