@@ -93,10 +93,17 @@ impl Engine {
 
     pub(crate) async fn export(&self, reference: &str) -> Result<ByteStream, Error> {
         let c = self.container(reference)?;
-        let (root, guard) = self.root_of(&c).await?;
+        // The container's own root, not its view: Docker's export leaves volumes out.
+        let r = c.snapshot();
+        let rootfs = self.container_dir(&r.id).join("rootfs");
+        let guard = if r.state.is_running() {
+            None
+        } else {
+            self.root_of(&c).await?.1
+        };
         Ok(stream_from(move |w| {
             let _keep = guard;
-            berth_image::archive::export(&root, w).map_err(map_err)
+            berth_image::archive::export(&rootfs, w).map_err(map_err)
         }))
     }
 

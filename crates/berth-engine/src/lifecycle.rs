@@ -246,7 +246,9 @@ impl Engine {
             log_max_file,
             tty: rec.config.tty.unwrap_or(false),
             stdin: rec.config.open_stdin.unwrap_or(false),
-            stdin_once: rec.config.stdin_once.unwrap_or(false),
+            // Docker closes stdin after the first attach only without a TTY: a detached
+            // `run -it` shell must take input from the next `attach`.
+            stdin_once: rec.config.stdin_once.unwrap_or(false) && !rec.config.tty.unwrap_or(false),
             wait_start,
         };
         shim::launch(&self.config.shim, &launch).await

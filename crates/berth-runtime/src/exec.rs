@@ -84,7 +84,7 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         .as_ref()
         .filter(|_| p.terminal)
         .map(|c| {
-            UnixStream::connect(c)
+            crate::util::connect_unix(c)
                 .map_err(|e| Error::sys(format!("connecting to console socket {}", c.display()), e))
         })
         .transpose()?;

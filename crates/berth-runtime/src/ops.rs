@@ -91,7 +91,7 @@ impl Runtime {
             .as_ref()
             .filter(|_| process.terminal)
             .map(|p| {
-                UnixStream::connect(p).map_err(|e| {
+                crate::util::connect_unix(p).map_err(|e| {
                     Error::sys(format!("connecting to console socket {}", p.display()), e)
                 })
             })

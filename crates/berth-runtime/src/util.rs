@@ -106,3 +106,24 @@ mod tests {
         assert!(!process_alive(std::process::id() as i32, s.start_time + 1));
     }
 }
+
+/// Connects to a unix socket at any path length: `sun_path` holds 108 bytes, so a longer
+/// path is reached through its directory's descriptor (`/proc/self/fd/N/<name>`).
+pub fn connect_unix(path: &std::path::Path) -> std::io::Result<std::os::unix::net::UnixStream> {
+    use std::os::unix::ffi::OsStrExt;
+    if path.as_os_str().as_bytes().len() < 100 {
+        return std::os::unix::net::UnixStream::connect(path);
+    }
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return std::os::unix::net::UnixStream::connect(path);
+    };
+    let dirfd = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let short = std::path::Path::new("/proc/self/fd")
+        .join(std::os::fd::AsRawFd::as_raw_fd(&dirfd).to_string())
+        .join(name);
+    std::os::unix::net::UnixStream::connect(short)
+}
