@@ -201,6 +201,11 @@ fn resolve_with(
             }
         }
     }
+    // With no supplementary group of its own the process keeps its primary group in the
+    // list, as under Docker (runc's GetExecUser falls back to it): `id` shows it there.
+    if out.additional_gids.is_empty() {
+        out.additional_gids.push(out.gid);
+    }
     for ag in group_add {
         let gid = match parse_id(ag, "gid").transpose()? {
             Some(gid) => gid,
@@ -275,7 +280,7 @@ mod tests {
         let r = rootfs();
         let u = resolve_user(r.path(), "app:staff", &[]).expect("app:staff");
         assert_eq!((u.uid, u.gid), (1000, 50));
-        assert!(u.additional_gids.is_empty());
+        assert_eq!(u.additional_gids, vec![50]);
         let u = resolve_user(r.path(), "1000:4242", &[]).expect("numeric");
         assert_eq!((u.uid, u.gid), (1000, 4242));
     }
@@ -308,7 +313,7 @@ mod tests {
     fn group_add_by_name_and_number() {
         let r = rootfs();
         let u = resolve_user(r.path(), "nobody", &s(&["staff", "777"])).expect("ok");
-        assert_eq!(u.additional_gids, vec![50, 777]);
+        assert_eq!(u.additional_gids, vec![u.gid, 50, 777]);
     }
 
     #[test]
