@@ -10,7 +10,7 @@ use http_body_util::BodyExt as _;
 use hyper::Method;
 
 use super::image::body_to_output;
-use super::{need_args, parse};
+use super::{need_args, parse, unsupported};
 use crate::args::{b, v};
 use crate::client::{empty, path_seg, reader_body, with_query, DaemonError};
 use crate::json::J;
@@ -156,6 +156,8 @@ pub async fn cp(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         return Ok(0);
     };
     need_args(&p, 2, true)?;
+    unsupported(&p, &["follow-link"])?;
+    let archive = p.on("archive");
     let (src, dst) = (&p.args[0], &p.args[1]);
     match (split_container_path(src), split_container_path(dst)) {
         (Some((c, path)), None) => {
@@ -175,13 +177,14 @@ pub async fn cp(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         }
         (None, Some((c, path))) => {
             let q = |dir: &str| {
-                with_query(
-                    &format!("/containers/{}/archive", path_seg(c)),
-                    &[
-                        ("noOverwriteDirNonDir", "true".to_string()),
-                        ("path", dir.to_string()),
-                    ],
-                )
+                let mut q = vec![
+                    ("noOverwriteDirNonDir", "true".to_string()),
+                    ("path", dir.to_string()),
+                ];
+                if archive {
+                    q.push(("copyUIDGID", "true".to_string()));
+                }
+                with_query(&format!("/containers/{}/archive", path_seg(c)), &q)
             };
             if src == "-" {
                 ctx.client

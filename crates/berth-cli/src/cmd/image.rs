@@ -8,7 +8,7 @@ use http_body_util::BodyExt as _;
 use hyper::Method;
 use tokio::io::AsyncWriteExt as _;
 
-use super::{need_args, parse};
+use super::{need_args, parse, unsupported};
 use crate::args::{b, v, Flag};
 use crate::client::{path_seg, reader_body, with_query};
 use crate::format::{ellipsis, render_list, short_id};
@@ -179,6 +179,7 @@ pub async fn pull_cmd(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         return Ok(0);
     };
     need_args(&p, 1, true)?;
+    unsupported(&p, &["all-tags", "platform"])?;
     pull(ctx, &p.args[0], p.on("quiet"), false).await?;
     println!("{}", normalize_ref(&p.args[0]));
     Ok(0)
@@ -199,6 +200,7 @@ pub async fn load(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     let Some(p) = parse(ctx, LOAD_FLAGS, rest, true)? else {
         return Ok(0);
     };
+    unsupported(&p, &["platform"])?;
     let body = match p.get("input") {
         Some(f) => reader_body(
             tokio::fs::File::open(f)
@@ -303,6 +305,7 @@ pub async fn save(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     let Some(p) = parse(ctx, SAVE_FLAGS, rest, true)? else {
         return Ok(0);
     };
+    unsupported(&p, &["platform"])?;
     need_args(&p, 1, false)?;
     if p.get("output").is_none() && stream::stdout_is_tty() {
         bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
@@ -413,6 +416,7 @@ pub async fn import(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     let Some(p) = parse(ctx, IMPORT_FLAGS, rest, true)? else {
         return Ok(0);
     };
+    unsupported(&p, &["platform"])?;
     need_args(&p, 1, false)?;
     let src = &p.args[0];
     let mut q: Vec<(&str, String)> = Vec::new();
@@ -469,6 +473,7 @@ pub async fn history(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     let Some(p) = parse(ctx, HISTORY_FLAGS, rest, true)? else {
         return Ok(0);
     };
+    unsupported(&p, &["platform"])?;
     need_args(&p, 1, true)?;
     let list = ctx
         .client

@@ -157,6 +157,7 @@ pub async fn images(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     let Some(p) = parse(ctx, IMAGES_FLAGS, rest, true)? else {
         return Ok(0);
     };
+    super::unsupported(&p, &["tree"])?;
     let mut filters = p.all("filter").to_vec();
     if let Some(r) = p.args.first() {
         filters.push(format!("reference={r}"));

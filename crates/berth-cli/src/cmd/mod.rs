@@ -169,6 +169,17 @@ pub fn usage(path: &str) -> String {
     format!("{path} {args}")
 }
 
+/// Refuses flags berth accepts for docker's sake but does not implement yet, instead of
+/// silently ignoring them.
+pub fn unsupported(p: &Parsed, flags: &[&str]) -> anyhow::Result<()> {
+    for f in flags {
+        if p.has(f) {
+            anyhow::bail!("--{f} is not supported by berth yet");
+        }
+    }
+    Ok(())
+}
+
 /// Runs one command.
 pub async fn dispatch(ctx: &mut Ctx, path: &str, rest: &[String]) -> anyhow::Result<i32> {
     let name = path.rsplit(' ').next().unwrap_or(path);

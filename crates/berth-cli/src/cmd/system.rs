@@ -581,6 +581,7 @@ pub async fn df(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
     else {
         return Ok(0);
     };
+    super::unsupported(&p, &["verbose"])?;
     let d = ctx.client.get("/system/df").await?;
     let header = J::obj([
         ("Type", J::s("TYPE")),
