@@ -104,12 +104,23 @@ compare() { # name: compares $T/d.* with $T/b.*; STDERR=0 skips stderr
 same() {
     local name="$1"; shift
     local try
-    for try in 1 2 3; do
+    for try in 1 2 3 4; do
         run_cli d "$T/d" "$@"
         run_cli b "$T/b" "$@"
         compare && { report "$name" ok; return; }
-        [ "$try" != 3 ] && sleep 1
+        [ "$try" != 4 ] && sleep 0.3
     done
+    # Tables of many containers show many clocks ("5 seconds ago", "Up 6 seconds"); when one
+    # of them ticks between the two runs every time, compare with the durations masked and
+    # the column padding squeezed (alignment itself is checked by the other tables).
+    local f
+    for f in d b; do
+        norm <"$T/$f.out" | sed -E 's/(Less than a second|About a minute|[0-9]+ (second|minute)s?)/DUR/g; s/  +/  /g' >"$T/$f.sq"
+    done
+    if cmp -s "$T/d.sq" "$T/b.sq" && cmp -s "$T/d.rc" "$T/b.rc"; then
+        report "$name (clock ticked: compared modulo durations)" ok
+        return
+    fi
     report "$name" fail "$(cat "$T/lastdiff")"
 }
 
