@@ -89,24 +89,6 @@ pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn formats_known_dates() {
-        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(rfc3339(1_709_251_199, 5), "2024-02-29T23:59:59.000000005Z");
-    }
-
-    #[test]
-    fn reads_own_stat() {
-        let s = proc_stat(std::process::id() as i32).expect("own stat");
-        assert!(process_alive(std::process::id() as i32, s.start_time));
-        assert!(!process_alive(std::process::id() as i32, s.start_time + 1));
-    }
-}
-
 /// Connects to a unix socket at any path length: `sun_path` holds 108 bytes, so a longer
 /// path is reached through its directory's descriptor (`/proc/self/fd/N/<name>`).
 pub fn connect_unix(path: &std::path::Path) -> std::io::Result<std::os::unix::net::UnixStream> {
@@ -126,4 +108,22 @@ pub fn connect_unix(path: &std::path::Path) -> std::io::Result<std::os::unix::ne
         .join(std::os::fd::AsRawFd::as_raw_fd(&dirfd).to_string())
         .join(name);
     std::os::unix::net::UnixStream::connect(short)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_known_dates() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(rfc3339(1_709_251_199, 5), "2024-02-29T23:59:59.000000005Z");
+    }
+
+    #[test]
+    fn reads_own_stat() {
+        let s = proc_stat(std::process::id() as i32).expect("own stat");
+        assert!(process_alive(std::process::id() as i32, s.start_time));
+        assert!(!process_alive(std::process::id() as i32, s.start_time + 1));
+    }
 }
