@@ -74,7 +74,11 @@ impl Runtime {
         drop(cmd);
         let status = child
             .and_then(|mut c| c.wait())
-            .map_err(|e| format!("cannot run {} {name}: {e}", self.bin.display()))?;
+            .map_err(|e| format!("cannot run {} {name}: {e}", self.bin.display()));
+        // Spawning touched code the poll loop does not need: let it go again (execs run
+        // every few seconds for health checks; the footprint is a product target).
+        let _ = berth_sys::proc::drop_text_pages();
+        let status = status?;
         if status.success() {
             return Ok(());
         }
