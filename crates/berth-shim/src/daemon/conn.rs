@@ -172,6 +172,10 @@ impl Detach {
     /// Appends the input to forward to `out`; true when the sequence was typed (the rest
     /// of `input` is dropped, as the stream ends).
     pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> bool {
+        if self.keys.is_empty() {
+            out.extend_from_slice(input);
+            return false;
+        }
         for &b in input {
             if b == self.keys[self.matched] {
                 self.matched += 1;

@@ -238,6 +238,7 @@ impl Shim {
             }
             Tok::Listener => self.accept(),
             Tok::Init(Src::Stdin) => self.io.flush_input(),
+            Tok::Exec(i, _) if i >= self.execs.len() => {}
             Tok::Exec(i, Src::Stdin) => self.execs[i].io.flush_input(),
             Tok::Init(src) => {
                 if flags.contains(PollFlags::OUT) {
@@ -255,6 +256,7 @@ impl Shim {
                     self.exec_output(i, src);
                 }
             }
+            Tok::Conn(i) if i >= self.conns.len() => {}
             Tok::Conn(i) => {
                 if flags.contains(PollFlags::OUT) {
                     self.conns[i].flush();
