@@ -82,8 +82,10 @@ def main():
     time.sleep(2.5)
     print(f"after logging  {mem(pid)}")
     request(st, {"op": "wait"})
-    subprocess.run(["rm", "-rf", TMP])
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    finally:
+        subprocess.run(["rm", "-rf", TMP])
