@@ -220,7 +220,7 @@ ck_that "exec -d: the process ran in the background" "/tmp/detached written" "no
 ck_err "exec in a stopped container fails" "is not running" "${D[@]}" exec "$P-exited" true
 PTY=(python3 "$here/pty_run.py" --rows 33 --cols 101 --timeout 20)
 ck_has "exec -it: a tty of the client's size" "33 101 /dev/pts/0" \
-    "${PTY[@]}" -- "${D[@]}" exec -it "$P-ps" sh -c 'echo $(stty size) $(tty)'
+    "${PTY[@]}" -- "${D[@]}" exec -it "$P-ps" sh -c 'sleep 0.5; echo $(stty size) $(tty)'
 ck_has "run -it: interactive shell on a tty of the client's size" "33 101 /dev/pts/0 ok-2" \
     "${PTY[@]}" 'expect:# ' 'send:echo $(stty size) $(tty) ok-$((1+1))\n' 'expect:ok-2' 'send:exit\n' -- \
     "${RUN[@]}" --rm -it busybox sh
