@@ -9,7 +9,7 @@
 //! - exits with the child's exit status, or 128 + signal when the child was killed.
 //!
 //! It is bind-mounted into containers that may have no libc, so it is built static (see
-//! scripts/setup.sh). Signals are blocked and read from a signalfd: a PID 1 drops signals
+//! scripts/setup.sh). Signals are blocked (once the child runs) and read from a signalfd: a PID 1 drops signals
 //! whose disposition is the default, but blocked ones stay pending and are read.
 //!
 //! Invariant: single-threaded, no allocation after start beyond std's spawn.
@@ -41,14 +41,9 @@ fn run() -> i32 {
     if let Err(e) = rustix::process::set_child_subreaper(Some(rustix::process::getpid())) {
         eprintln!("berth-init: cannot become a child subreaper: {e}");
     }
-    let (_mask, sigfd) = match berth_sys::signals::block_all() {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("berth-init: cannot block signals: {e}");
-            return 1;
-        }
-    };
-    // std resets the signal mask and dispositions in the child before exec.
+    // The child is started before signals are blocked here: std's spawn (posix_spawn
+    // with a process group) keeps the parent's mask, and a child with every signal blocked
+    // would never die of the signals forwarded to it.
     let child = match Command::new(prog).args(rest).process_group(0).spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -62,6 +57,18 @@ fn run() -> i32 {
         }
     };
     let pid = child.id() as i32;
+    let (_mask, sigfd) = match berth_sys::signals::block_all() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("berth-init: cannot block signals: {e}");
+            return 1;
+        }
+    };
+    // A child that ended before the mask was set sent its SIGCHLD to the default (ignored)
+    // disposition: look for it once before waiting on the signalfd.
+    if let Some(code) = reap(pid) {
+        return code;
+    }
     // The child reads the terminal as the foreground group (tini's isolate_child); SIGTTOU
     // is blocked here, so tcsetpgrp cannot stop us.
     let stdin = rustix::stdio::stdin();
