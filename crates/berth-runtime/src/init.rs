@@ -109,6 +109,15 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
         expect(sock, "hooks", |m| matches!(m, Msg::HooksDone).then_some(()))?;
     }
     crate::hooks::run(&hooks.create_container, "createContainer", &state)?;
+    let new_netns = spec.linux.as_ref().is_some_and(|l| {
+        l.namespaces
+            .iter()
+            .any(|n| n.typ == "network" && n.path.as_deref().is_none_or(str::is_empty))
+    });
+    if new_netns {
+        // Best effort: a container without CAP_NET_ADMIN over its namespace keeps lo down.
+        let _ = berth_sys::ns::loopback_up();
+    }
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
         rustix::system::sethostname(h.as_bytes())
             .map_err(|e| Error::sys(format!("hostname: setting {h:?}"), e))?;
