@@ -72,6 +72,8 @@ cleanup() {
     kill_matching_pids "$W"
     sleep 0.2
     unmount_under "$W"
+    kill_cgroup_procs "berth-e2e-$$"
+    sleep 0.2
     remove_cgroup "berth-e2e-$$"
     [ -n "$libpod_cg_new" ] && remove_cgroup libpod_parent
     rm -rf "$W" "$E2E_ERRFILE"

@@ -65,6 +65,8 @@ cleanup() {
     kill_matching_pids "$T"
     sleep 0.2
     unmount_under "$T"
+    kill_cgroup_procs "berth-e2e-$$"
+    sleep 0.2
     remove_cgroup "berth-e2e-$$"
     rm -rf "$T" "$E2E_ERRFILE"
 }

@@ -158,9 +158,22 @@ stop_daemon() {
         kill -KILL "$pid" 2>/dev/null
     fi
     kill_matching_pids "$dir"
+    kill_cgroup_procs "berth-e2e-$$"
+    sleep 0.2
     unmount_under "$dir"
     remove_cgroup "berth-e2e-$$"
     rm -rf "$dir"
+}
+
+# kill_cgroup_procs <name>: SIGKILLs, by PID, what is left in the cgroup /<name> that a
+# daemon started here was given (a `runc init` caught by the daemon's death, say).
+kill_cgroup_procs() {
+    local f p
+    for f in /sys/fs/cgroup/*/"$1"/cgroup.procs /sys/fs/cgroup/*/"$1"/*/cgroup.procs; do
+        [ -f "$f" ] || continue
+        for p in $(cat "$f" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    done
+    return 0
 }
 
 # vmrss_kib <pid>: the process's resident set size in KiB (0 if it is gone).
