@@ -280,7 +280,7 @@ impl berth_model::Engine for Engine {
 impl Engine {
     fn volume_matches(&self, v: &docker::Volume, filters: &Filters) -> bool {
         filters.iter().all(|(k, vals)| {
-            vals.iter().any(|val| match k.as_str() {
+            crate::util::match_values(k, vals, |val| match k.as_str() {
                 "name" => v.name.contains(val.as_str()),
                 "driver" => &v.driver == val,
                 "dangling" => {

@@ -103,7 +103,7 @@ pub fn matches(e: &EventMessage, filters: &Filters) -> bool {
         .unwrap_or("");
     let typ = e.typ.map(|t| t.to_string()).unwrap_or_default();
     filters.iter().all(|(key, values)| {
-        values.iter().any(|v| match key.as_str() {
+        crate::util::match_values(key, values, |v| match key.as_str() {
             "type" => &typ == v,
             "event" => e
                 .action

@@ -470,7 +470,7 @@ impl Engine {
             for i in list {
                 let labels: HashMap<String, String> = i.labels().into_iter().collect();
                 let ok = filters.iter().all(|(k, vals)| {
-                    vals.iter().any(|v| match k.as_str() {
+                    crate::util::match_values(k, vals, |v| match k.as_str() {
                         "dangling" => (v == "true" || v == "1") == i.dangling(),
                         "label" => match v.split_once('=') {
                             Some((lk, lv)) => labels.get(lk).is_some_and(|x| x == lv),

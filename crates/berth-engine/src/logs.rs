@@ -115,6 +115,12 @@ pub async fn pump(
     tx: mpsc::Sender<LogFrame>,
     done: impl Fn() -> bool + Send + 'static,
 ) {
+    // Opened first: a follower keeps what is written even if the container is removed.
+    let mut file = if opts.follow {
+        std::fs::File::open(&log).ok()
+    } else {
+        None
+    };
     let (frames, mut pos) = {
         let (log, opts) = (log.clone(), opts.clone());
         match tokio::task::spawn_blocking(move || read_existing(&log, &opts)).await {
@@ -130,27 +136,34 @@ pub async fn pump(
     if !opts.follow {
         return;
     }
-    let mut ino = inode(&log);
+    // The file is read through a handle held open, so lines written just before the
+    // container is removed (its directory with them) still reach a follower, as with
+    // Docker; the path is only used to notice rotation.
+    let mut ino = file.as_ref().map(file_inode).unwrap_or(0);
     loop {
         let finished = done();
-        // Rotation: the file we were reading was renamed to `.1` and a new one started.
         let now_ino = inode(&log);
-        if now_ino != ino {
-            let rotated = PathBuf::from(format!("{}.1", log.display()));
-            let (rest, _) = read_from(&rotated, pos, &opts);
-            for f in rest {
-                if tx.send(f).await.is_err() {
-                    return;
+        if now_ino != 0 && now_ino != ino {
+            // Rotated (or created): drain the old handle, then follow the new file.
+            if let Some(f) = file.as_mut() {
+                let (rest, _) = read_from(f, pos, &opts);
+                for fr in rest {
+                    if tx.send(fr).await.is_err() {
+                        return;
+                    }
                 }
             }
-            ino = now_ino;
+            file = std::fs::File::open(&log).ok();
+            ino = file.as_ref().map(file_inode).unwrap_or(0);
             pos = 0;
         }
-        let (fresh, newpos) = read_from(&log, pos, &opts);
-        pos = newpos;
-        for f in fresh {
-            if tx.send(f).await.is_err() {
-                return;
+        if let Some(f) = file.as_mut() {
+            let (fresh, newpos) = read_from(f, pos, &opts);
+            pos = newpos;
+            for fr in fresh {
+                if tx.send(fr).await.is_err() {
+                    return;
+                }
             }
         }
         if finished {
@@ -163,17 +176,19 @@ pub async fn pump(
     }
 }
 
+fn file_inode(f: &std::fs::File) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    f.metadata().map(|m| m.ino()).unwrap_or(0)
+}
+
 fn inode(p: &Path) -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(p).map(|m| m.ino()).unwrap_or(0)
 }
 
-/// Complete lines of `path` from byte `pos` on, and the position after the last one.
-fn read_from(path: &Path, pos: u64, opts: &LogOptions) -> (Vec<LogFrame>, u64) {
+/// Complete lines of `file` from byte `pos` on, and the position after the last one.
+fn read_from(file: &mut std::fs::File, pos: u64, opts: &LogOptions) -> (Vec<LogFrame>, u64) {
     let mut out = Vec::new();
-    let Ok(mut file) = std::fs::File::open(path) else {
-        return (out, pos);
-    };
     if file.seek(SeekFrom::Start(pos)).is_err() {
         return (out, pos);
     }

@@ -380,8 +380,9 @@ impl Engine {
 
     fn filter_matches(&self, r: &Record, filters: &Filters) -> bool {
         let labels = container::labels(r);
+        // Docker ORs the values of one key, except `label`, whose conditions all must hold.
         filters.iter().all(|(key, values)| {
-            values.iter().any(|v| match key.as_str() {
+            let test = |v: &String| match key.as_str() {
                 "id" => r.id.starts_with(v.as_str()),
                 "name" => r.name.contains(v.trim_start_matches('/')),
                 "status" => &r.state.status == v,
@@ -420,7 +421,12 @@ impl Engine {
                 "is-task" => v == "false",
                 "before" | "since" => true,
                 _ => false,
-            })
+            };
+            if key == "label" {
+                values.iter().all(test)
+            } else {
+                values.iter().any(test)
+            }
         })
     }
 

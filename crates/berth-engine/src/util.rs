@@ -102,6 +102,17 @@ pub fn mkdir_in_root(root: &Path, path: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Docker's filter rule for one key: any value may match, except for `label`, where
+/// every condition must hold.
+pub fn match_values(key: &str, values: &[String], test: impl FnMut(&String) -> bool) -> bool {
+    let mut test = test;
+    if key == "label" {
+        values.iter().all(&mut test)
+    } else {
+        values.iter().any(&mut test)
+    }
+}
+
 /// Maps an I/O error on `what` to an internal engine error.
 pub fn io_err(what: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Error {
     move |e| Error::internal(format!("{what}: {e}"))
