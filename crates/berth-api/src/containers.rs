@@ -401,10 +401,14 @@ pub(crate) async fn commit(
             .collect(),
         config,
     };
-    json(
-        StatusCode::CREATED,
-        &engine.container_commit(options).await?,
-    )
+    let id = engine.container_commit(options).await?.id;
+    json(StatusCode::CREATED, &id_body(id))
+}
+
+/// `{"Id": ...}`: the generated `IdResponse` serializes its field as `id`, which
+/// case-sensitive clients (the Python SDK) do not find.
+fn id_body(id: String) -> serde_json::Value {
+    serde_json::json!({ "Id": id })
 }
 
 pub(crate) async fn exec_create(
@@ -413,7 +417,8 @@ pub(crate) async fn exec_create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let config: docker::ExecConfig = json_body(&body, false)?;
-    json(StatusCode::CREATED, &engine.exec_create(&id, config).await?)
+    let id = engine.exec_create(&id, config).await?.id;
+    json(StatusCode::CREATED, &id_body(id))
 }
 
 pub(crate) async fn exec_start(
