@@ -45,10 +45,11 @@ pub fn respond(mut req: Request, hijack: Hijack, content_type: &'static str) -> 
         )
             .into_response();
     }
+    let settle = buffered_reader_client(&req);
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         match on_upgrade.await {
-            Ok(upgraded) => splice(TokioIo::new(upgraded), hijack).await,
+            Ok(upgraded) => splice(TokioIo::new(upgraded), hijack, settle).await,
             Err(e) => tracing::debug!("hijack: upgrade failed: {e}"),
         }
     });
@@ -64,8 +65,22 @@ pub fn respond(mut req: Request, hijack: Hijack, content_type: &'static str) -> 
     response
 }
 
+/// The Python SDK parses the 101 response through a buffered reader and then reads the
+/// raw socket under it, so stream bytes that arrive together with the headers are lost in
+/// that buffer (a fast `exec_run` came back empty about one time in three). For it, the
+/// first output waits a moment after the headers; other clients get no delay.
+fn buffered_reader_client(req: &Request) -> Option<std::time::Duration> {
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    (ua.starts_with("docker-sdk-python") || ua.starts_with("python-requests"))
+        .then_some(std::time::Duration::from_millis(30))
+}
+
 /// Copies both directions until the process's output ends.
-async fn splice<C>(conn: C, hijack: Hijack)
+async fn splice<C>(conn: C, hijack: Hijack, settle: Option<std::time::Duration>)
 where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
@@ -91,6 +106,9 @@ where
         let _ = proc_w.shutdown().await;
         proc_w
     });
+    if let Some(d) = settle {
+        tokio::time::sleep(d).await;
+    }
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         match proc_r.read(&mut buf).await {
@@ -126,6 +144,7 @@ mod tests {
                 tty: false,
                 io: Box::new(proc_side),
             },
+            None,
         ));
         let (mut client_r, mut client_w) = tokio::io::split(client);
         client_w.write_all(b"input").await.ok();
