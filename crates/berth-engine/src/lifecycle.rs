@@ -653,10 +653,7 @@ impl Engine {
         for c in loaded {
             let rec = c.snapshot();
             let run = self.run_dir(&rec.id);
-            let alive = rec.state.is_running()
-                && tokio::net::UnixStream::connect(shim::socket(&run))
-                    .await
-                    .is_ok();
+            let alive = rec.state.is_running() && shim::connect(&run).await.is_ok();
             if alive {
                 self.spawn_monitor(c.clone());
                 self.spawn_health(c.clone());

@@ -98,13 +98,37 @@ pub fn socket(dir: &Path) -> PathBuf {
     dir.join(protocol::SHIM_SOCK)
 }
 
+/// Connects to the shim whose state directory is `dir`. `sun_path` holds 108 bytes, and
+/// data roots under long temporary directories exceed it, so a long path is reached
+/// through the directory's descriptor (`/proc/self/fd/N/shim.sock`).
+pub async fn connect(dir: &Path) -> std::io::Result<UnixStream> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = socket(dir);
+    if path.as_os_str().as_bytes().len() < 100 {
+        return UnixStream::connect(&path).await;
+    }
+    let dirfd = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    let short = format!(
+        "/proc/self/fd/{}/{}",
+        std::os::fd::AsRawFd::as_raw_fd(&dirfd),
+        protocol::SHIM_SOCK
+    );
+    let conn = UnixStream::connect(short).await;
+    drop(dirfd);
+    conn
+}
+
 /// Sends `req` and returns the connection positioned after the reply line, and the reply.
 pub async fn request<T: DeserializeOwned>(
     dir: &Path,
     req: &Request,
 ) -> Result<(T, UnixStream), Error> {
     let path = socket(dir);
-    let mut conn = UnixStream::connect(&path)
+    let mut conn = connect(dir)
         .await
         .map_err(|e| Error::internal(format!("connecting to shim {}: {e}", path.display())))?;
     let mut line = serde_json::to_vec(req).map_err(|e| Error::internal(e.to_string()))?;

@@ -359,7 +359,7 @@ fn user_nobody_and_group_add() {
     );
     let u = &spec.process.as_ref().expect("process").user;
     assert_eq!((u.uid, u.gid), (65534, 65534));
-    assert_eq!(u.additional_gids, [1234]);
+    assert_eq!(u.additional_gids, [65534, 1234]);
     assert!(env(&spec).contains(&"HOME=/home".to_string()));
     let e = gen_err(
         ContainerConfig {
