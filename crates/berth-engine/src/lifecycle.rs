@@ -127,7 +127,7 @@ impl Engine {
                     if let Err(e) =
                         shim::call::<berth_shim::protocol::Empty>(&run, &Request::Start).await
                     {
-                        let _ = self.signal(&rec, 9).await;
+                        self.abort_launch(&rec).await;
                         self.teardown(&rec).await;
                         return Err(e);
                     }
@@ -252,6 +252,19 @@ impl Engine {
             wait_start,
         };
         shim::launch(&self.config.shim, &launch).await
+    }
+
+    /// Undoes a launch that cannot go on: the shim is killed (by the PID it wrote) and the
+    /// runtime deletes the container, which ends its processes and its cgroup.
+    async fn abort_launch(&self, rec: &Record) {
+        let run = self.run_dir(&rec.id);
+        let pid = std::fs::read_to_string(run.join(berth_shim::protocol::SHIM_PID))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        if let Some(pid) = pid.and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        let _ = self.runtime(&["delete", "--force", &rec.id]).await;
     }
 
     /// Unmounts the root and forgets the run directory of a container that is not running.
