@@ -23,7 +23,7 @@ cleanup() {
         wait "$berthd_pid" 2>/dev/null || true
     fi
     # Container roots are overlay mounts under the data root.
-    findmnt -rn -o TARGET | grep "^$work/" | sort -r | while read -r m; do umount -l "$m"; done
+    findmnt -rn -o TARGET | { grep "^$work/" || true; } | sort -r | while read -r m; do umount -l "$m"; done
     rm -rf "$work"
 }
 trap cleanup EXIT

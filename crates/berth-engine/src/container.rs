@@ -112,6 +112,9 @@ pub struct Container {
     /// Attach requests made before the container started (`docker run`, `start -a`): the
     /// next start connects them before the process runs, so no output is missed.
     pub pending_attach: Mutex<Vec<PendingAttach>>,
+    /// Operations (`cp`, `export`, …) using the root of a stopped container, which is
+    /// mounted for them and unmounted when the last one ends.
+    pub root_users: tokio::sync::Mutex<u32>,
 }
 
 /// An attach waiting for the container's next start.
@@ -133,6 +136,7 @@ impl Container {
             op: tokio::sync::Mutex::new(()),
             dir,
             pending_attach: Mutex::new(Vec::new()),
+            root_users: tokio::sync::Mutex::new(0),
         })
     }
 

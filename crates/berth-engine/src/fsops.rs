@@ -22,21 +22,28 @@ fn path_stat(s: berth_image::archive::PathStat) -> PathStat {
     }
 }
 
-/// Keeps a stopped container's root mounted for the length of one operation.
+/// Keeps a stopped container's root mounted for the length of one operation; the last
+/// user to finish unmounts it (unless the container started meanwhile).
 struct RootGuard {
     engine: Arc<Engine>,
+    container: Arc<Container>,
     rootfs: PathBuf,
-    mounted_here: bool,
 }
 
 impl Drop for RootGuard {
     fn drop(&mut self) {
-        if self.mounted_here {
-            let (engine, rootfs) = (self.engine.clone(), self.rootfs.clone());
-            tokio::spawn(async move {
+        let (engine, c, rootfs) = (
+            self.engine.clone(),
+            self.container.clone(),
+            self.rootfs.clone(),
+        );
+        tokio::spawn(async move {
+            let mut users = c.root_users.lock().await;
+            *users = users.saturating_sub(1);
+            if *users == 0 && !c.lock().state.is_running() {
                 let _ = engine.images.unmount(&rootfs).await;
-            });
-        }
+            }
+        });
     }
 }
 
@@ -52,15 +59,18 @@ impl Engine {
             .arc()
             .ok_or_else(|| Error::internal("engine shutting down"))?;
         let rootfs = self.container_dir(&r.id).join("rootfs");
+        let mut users = c.root_users.lock().await;
         self.images
             .mount(&r.image_id, &self.container_dir(&r.id), &rootfs)
             .await?;
+        *users += 1;
+        drop(users);
         Ok((
             rootfs.clone(),
             Some(RootGuard {
                 engine,
+                container: c.clone(),
                 rootfs,
-                mounted_here: true,
             }),
         ))
     }
@@ -129,12 +139,19 @@ impl Engine {
         reference: &str,
         path: &str,
     ) -> Result<(PathStat, ByteStream), Error> {
-        let stat = self.archive_stat(reference, path).await?;
         let c = self.container(reference)?;
+        // One mount for the stat and the tar: a second mount could be undone by the first
+        // one's guard while the tar is being written.
         let (root, guard) = self.root_of(&c).await?;
+        let (root2, path2) = (root.clone(), path.to_string());
+        let stat = tokio::task::spawn_blocking(move || {
+            berth_image::archive::stat_path(&root2, &path2).map_err(map_err)
+        })
+        .await
+        .map_err(|e| Error::internal(e.to_string()))??;
         let path = path.to_string();
         Ok((
-            stat,
+            path_stat(stat),
             stream_from(move |w| {
                 let _keep = guard;
                 berth_image::archive::archive_path(&root, &path, w)
