@@ -20,70 +20,7 @@ const RESTART_DELAY_START: Duration = Duration::from_millis(100);
 const RESTART_DELAY_MAX: Duration = Duration::from_secs(60);
 const RESTART_RESET_AFTER: Duration = Duration::from_secs(10);
 
-/// Parses a signal as Docker accepts it: `SIGTERM`, `TERM`, `15`, `SIGRTMIN+3`.
-pub fn parse_signal(s: &str) -> Result<i32, Error> {
-    let bad = || Error::invalid(format!("Invalid signal: {s}"));
-    if let Ok(n) = s.parse::<i32>() {
-        return if (1..=64).contains(&n) {
-            Ok(n)
-        } else {
-            Err(bad())
-        };
-    }
-    let up = s.to_ascii_uppercase();
-    let name = up.strip_prefix("SIG").unwrap_or(&up);
-    let n = match name {
-        "HUP" => 1,
-        "INT" => 2,
-        "QUIT" => 3,
-        "ILL" => 4,
-        "TRAP" => 5,
-        "ABRT" | "IOT" => 6,
-        "BUS" => 7,
-        "FPE" => 8,
-        "KILL" => 9,
-        "USR1" => 10,
-        "SEGV" => 11,
-        "USR2" => 12,
-        "PIPE" => 13,
-        "ALRM" => 14,
-        "TERM" => 15,
-        "STKFLT" => 16,
-        "CHLD" => 17,
-        "CONT" => 18,
-        "STOP" => 19,
-        "TSTP" => 20,
-        "TTIN" => 21,
-        "TTOU" => 22,
-        "URG" => 23,
-        "XCPU" => 24,
-        "XFSZ" => 25,
-        "VTALRM" => 26,
-        "PROF" => 27,
-        "WINCH" => 28,
-        "IO" | "POLL" => 29,
-        "PWR" => 30,
-        "SYS" => 31,
-        _ => {
-            if let Some(off) = name.strip_prefix("RTMIN+") {
-                34 + off.parse::<i32>().map_err(|_| bad())?
-            } else if let Some(off) = name.strip_prefix("RTMAX-") {
-                64 - off.parse::<i32>().map_err(|_| bad())?
-            } else if name == "RTMIN" {
-                34
-            } else if name == "RTMAX" {
-                64
-            } else {
-                return Err(bad());
-            }
-        }
-    };
-    if (1..=64).contains(&n) {
-        Ok(n)
-    } else {
-        Err(bad())
-    }
-}
+use berth_specgen::parse_signal;
 
 /// What the restart policy says after an exit.
 fn should_restart(r: &Record, exit_code: i64) -> bool {
@@ -739,18 +676,6 @@ pub fn parse_size(s: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signals_as_docker_spells_them() {
-        assert_eq!(parse_signal("SIGTERM").ok(), Some(15));
-        assert_eq!(parse_signal("term").ok(), Some(15));
-        assert_eq!(parse_signal("9").ok(), Some(9));
-        assert_eq!(parse_signal("SIGRTMIN+3").ok(), Some(37));
-        assert_eq!(parse_signal("USR1").ok(), Some(10));
-        assert!(parse_signal("SIGFOO").is_err());
-        assert!(parse_signal("0").is_err());
-        assert!(parse_signal("65").is_err());
-    }
 
     #[test]
     fn sizes() {

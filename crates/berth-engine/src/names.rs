@@ -1,70 +1,8 @@
-//! Container names: validation, Docker-style generated names, and the name index.
+//! Container names: validation and the name index (generated names: `berth_specgen::random_name`).
 
 use std::collections::HashMap;
 
 use berth_model::Error;
-
-const ADJECTIVES: &[&str] = &[
-    "agile", "amber", "ardent", "bold", "brave", "bright", "brisk", "calm", "clever", "cosmic",
-    "crisp", "daring", "deft", "eager", "earnest", "epic", "fair", "fervent", "fleet", "frosty",
-    "gentle", "glad", "golden", "hardy", "hearty", "humble", "jolly", "keen", "kind", "lively",
-    "lucid", "lunar", "mellow", "merry", "mighty", "nimble", "noble", "patient", "placid", "proud",
-    "quiet", "rapid", "serene", "shiny", "silent", "steady", "stoic", "sunny", "swift", "tidy",
-    "vivid", "wise", "witty", "zealous",
-];
-
-const NOUNS: &[&str] = &[
-    "anchor",
-    "barge",
-    "beacon",
-    "bollard",
-    "bow",
-    "buoy",
-    "cabin",
-    "canal",
-    "capstan",
-    "cargo",
-    "clipper",
-    "compass",
-    "coral",
-    "current",
-    "cutter",
-    "delta",
-    "dinghy",
-    "dock",
-    "estuary",
-    "ferry",
-    "fjord",
-    "galley",
-    "harbor",
-    "helm",
-    "hull",
-    "inlet",
-    "jetty",
-    "keel",
-    "lagoon",
-    "lantern",
-    "lighthouse",
-    "mast",
-    "mooring",
-    "narrows",
-    "oar",
-    "pier",
-    "quay",
-    "reef",
-    "rudder",
-    "sail",
-    "schooner",
-    "shoal",
-    "skiff",
-    "sloop",
-    "sound",
-    "stern",
-    "tide",
-    "tugboat",
-    "wharf",
-    "yawl",
-];
 
 /// Checks a user-given name against Docker's rule `/?[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
 pub fn validate(name: &str) -> Result<String, Error> {
@@ -84,13 +22,6 @@ pub fn validate(name: &str) -> Result<String, Error> {
             "Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )))
     }
-}
-
-/// A generated `adjective_noun` name; `seed` picks it (the caller passes fresh random bits).
-pub fn generate(seed: u64) -> String {
-    let a = ADJECTIVES[(seed % ADJECTIVES.len() as u64) as usize];
-    let n = NOUNS[((seed >> 16) % NOUNS.len() as u64) as usize];
-    format!("{a}_{n}")
 }
 
 /// Name → container ID, kept in step with the container records.
@@ -152,12 +83,5 @@ mod tests {
         ));
         idx.release("web");
         assert!(idx.reserve("web", "def").is_ok());
-    }
-
-    #[test]
-    fn generated_names_are_valid() {
-        for seed in [0u64, 1, 77, u64::MAX, 123_456_789] {
-            assert!(validate(&generate(seed)).is_ok());
-        }
     }
 }

@@ -136,9 +136,8 @@ impl Engine {
 
     fn generate_name(&self) -> Result<String, Error> {
         let names = self.names.lock().unwrap_or_else(|p| p.into_inner());
-        for _ in 0..64 {
-            let seed = u64::from_str_radix(&util::new_id()?[..16], 16).unwrap_or(0);
-            let n = names::generate(seed);
+        for retry in 0..64 {
+            let n = berth_specgen::random_name(retry);
             if !names.contains(&n) {
                 return Ok(n);
             }
