@@ -79,4 +79,20 @@ impl Runtime {
             systemd_cgroup: false,
         }
     }
+
+    /// The config's seccomp filter, compiled in the runtime process before any fork so
+    /// that the program cached under the root (`@seccomp-cache`, a name no container ID
+    /// can take) is reachable; see `berth_seccomp::compile_cached` for why it is cached.
+    pub(crate) fn seccomp(
+        &self,
+        spec: &berth_spec::Spec,
+    ) -> crate::Result<Option<berth_seccomp::Filter>> {
+        let Some(s) = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref()) else {
+            return Ok(None);
+        };
+        Ok(Some(berth_seccomp::compile_cached(
+            s,
+            &self.root.join("@seccomp-cache"),
+        )?))
+    }
 }

@@ -98,6 +98,7 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
         None => None,
     };
     let seccomp_spec = saved.config.linux.as_ref().and_then(|l| l.seccomp.as_ref());
+    let seccomp = rt.seccomp(&saved.config)?;
     let personality = saved
         .config
         .linux
@@ -125,6 +126,7 @@ pub(crate) fn exec(rt: &Runtime, id: &str, opts: &ExecOptions) -> Result<i32> {
                         p,
                         opts.preserve_fds,
                         console.as_ref(),
+                        seccomp.as_ref(),
                         seccomp_spec,
                         personality,
                     );
@@ -186,6 +188,7 @@ fn run_process<'a>(
     p: &'a berth_spec::Process,
     preserve_fds: u32,
     console: Option<&UnixStream>,
+    seccomp: Option<&'a berth_seccomp::Filter>,
     seccomp_spec: Option<&'a berth_spec::Seccomp>,
     personality: Option<&berth_spec::Personality>,
 ) -> Error {
@@ -205,7 +208,6 @@ fn run_process<'a>(
         let exe = finalize::find_executable(p)?;
         finalize::early(p)?;
         finalize::personality(personality)?;
-        let seccomp = seccomp_spec.map(berth_seccomp::compile).transpose()?;
         Ok(Final {
             process: p,
             exe,

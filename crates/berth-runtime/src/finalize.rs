@@ -63,7 +63,7 @@ pub struct Final<'a> {
     /// Its resolved executable.
     pub exe: PathBuf,
     /// The compiled seccomp filter, if any.
-    pub seccomp: Option<berth_seccomp::Filter>,
+    pub seccomp: Option<&'a berth_seccomp::Filter>,
     /// The seccomp config (for the notify listener).
     pub seccomp_spec: Option<&'a Seccomp>,
     /// Connection to the seccomp notify listener, opened before pivot_root.

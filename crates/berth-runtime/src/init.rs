@@ -26,6 +26,8 @@ pub struct InitArgs<'a> {
     pub console: Option<&'a UnixStream>,
     /// Connected seccomp listener socket.
     pub seccomp_listener: Option<&'a UnixStream>,
+    /// The seccomp filter, compiled before the fork (see [`crate::Runtime::seccomp`]).
+    pub seccomp: Option<&'a berth_seccomp::Filter>,
     /// The container has a user namespace.
     pub userns: bool,
     /// The cgroup namespace is new.
@@ -138,7 +140,6 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
     let exe = finalize::find_executable(process)?;
     finalize::early(process)?;
     let seccomp_spec = spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
-    let seccomp = seccomp_spec.map(berth_seccomp::compile).transpose()?;
     let listener = a
         .seccomp_listener
         .map(|s| s.try_clone())
@@ -147,7 +148,7 @@ fn setup<'a>(sock: &mut UnixStream, a: &'a InitArgs) -> Result<Final<'a>> {
     let mut f = Final {
         process,
         exe,
-        seccomp,
+        seccomp: a.seccomp,
         seccomp_spec,
         listener,
         state,

@@ -111,6 +111,7 @@ impl Runtime {
                 })
             })
             .transpose()?;
+        let seccomp = self.seccomp(&spec)?;
         let dir = ContainerDir::create(&self.root, id)?;
         let cgroup = match Cgroup::open(
             spec.linux.as_ref().and_then(|l| l.cgroups_path.as_deref()),
@@ -144,6 +145,7 @@ impl Runtime {
                 start: &start,
                 console: console.as_ref(),
                 seccomp_listener: listener.as_ref(),
+                seccomp: seccomp.as_ref(),
                 userns: plan.has_userns(),
                 cgroupns: plan.is_new(libc::CLONE_NEWCGROUP),
                 hierarchies: &hierarchies,

@@ -41,9 +41,21 @@ const OPTIMIZE_ABOVE_RULES: usize = 32;
 
 /// A compiled, not yet loaded, seccomp filter.
 pub struct Filter {
-    ctx: ScmpFilterContext,
+    pub(crate) program: Program,
     notify: bool,
     ignored: Vec<String>,
+}
+
+/// The two forms a filter is held in.
+pub(crate) enum Program {
+    /// libseccomp's context, loaded by libseccomp.
+    Context(ScmpFilterContext),
+    /// A finished BPF program (from the cache, see [`crate::compile_cached`]) and the
+    /// `SECCOMP_FILTER_FLAG_*` bits to install it with.
+    Bpf {
+        insns: Vec<berth_sys::seccomp::Insn>,
+        flags: u32,
+    },
 }
 
 impl std::fmt::Debug for Filter {
@@ -152,7 +164,7 @@ pub fn compile(s: &Seccomp) -> Result<Filter> {
     }
 
     Ok(Filter {
-        ctx,
+        program: Program::Context(ctx),
         notify,
         ignored,
     })
@@ -206,6 +218,38 @@ fn add_rule(
 }
 
 impl Filter {
+    /// A filter from a finished BPF program.
+    pub(crate) fn from_bpf(insns: Vec<berth_sys::seccomp::Insn>, flags: u32) -> Filter {
+        Filter {
+            program: Program::Bpf { insns, flags },
+            notify: false,
+            ignored: Vec::new(),
+        }
+    }
+
+    /// The BPF program libseccomp generates for this filter, as the kernel's
+    /// `struct sock_filter` array.
+    pub(crate) fn export_bpf(&self) -> Result<Vec<berth_sys::seccomp::Insn>> {
+        let ctx = match &self.program {
+            Program::Context(ctx) => ctx,
+            Program::Bpf { insns, .. } => return Ok(insns.clone()),
+        };
+        let bytes = export(|file| {
+            ctx.export_bpf(file)
+                .map_err(scmp("exporting the seccomp filter as BPF"))
+        })?;
+        crate::cache::decode(&bytes).ok_or_else(|| Error::Io {
+            what: "exporting the seccomp filter as BPF".into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "libseccomp wrote {} bytes, not whole instructions",
+                    bytes.len()
+                ),
+            ),
+        })
+    }
+
     /// Whether loading yields a notify fd (a rule uses `SCMP_ACT_NOTIFY`).
     pub fn needs_notify(&self) -> bool {
         self.notify
@@ -219,22 +263,25 @@ impl Filter {
 
     /// The filter in libseccomp's human-readable pseudo filter code (PFC), for debug logs
     /// and for tests that check a filter without loading it.
+    /// Only a filter from [`compile`] has one; a cached program has no PFC form.
     pub fn export_pfc(&self) -> Result<String> {
-        use std::io::{Read, Seek};
-        let io = |source| Error::Io {
-            what: "exporting the seccomp filter".into(),
-            source,
+        let Program::Context(ctx) = &self.program else {
+            return Err(Error::Io {
+                what: "exporting the seccomp filter".into(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "a cached BPF program has no pseudo filter code",
+                ),
+            });
         };
-        let fd = rustix::fs::memfd_create("berth-seccomp-pfc", rustix::fs::MemfdFlags::CLOEXEC)
-            .map_err(|e| io(e.into()))?;
-        let mut file = std::fs::File::from(fd);
-        self.ctx
-            .export_pfc(&file)
-            .map_err(scmp("exporting the seccomp filter"))?;
-        let mut text = String::new();
-        file.rewind().map_err(io)?;
-        file.read_to_string(&mut text).map_err(io)?;
-        Ok(text)
+        let bytes = export(|file| {
+            ctx.export_pfc(file)
+                .map_err(scmp("exporting the seccomp filter"))
+        })?;
+        String::from_utf8(bytes).map_err(|e| Error::Io {
+            what: "exporting the seccomp filter".into(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })
     }
 
     /// Loads the filter into the calling thread (seccomp filters are per thread and
@@ -243,15 +290,23 @@ impl Filter {
     ///
     /// Without no_new_privs set beforehand this needs CAP_SYS_ADMIN. After it returns,
     /// the caller's own syscalls are filtered too.
-    pub fn load(self) -> Result<Option<OwnedFd>> {
-        self.ctx
-            .load()
+    pub fn load(&self) -> Result<Option<OwnedFd>> {
+        let ctx = match &self.program {
+            Program::Context(ctx) => ctx,
+            Program::Bpf { insns, flags } => {
+                berth_sys::seccomp::set_mode_filter(insns, *flags).map_err(|source| Error::Io {
+                    what: "loading the seccomp filter into the kernel".into(),
+                    source,
+                })?;
+                return Ok(None);
+            }
+        };
+        ctx.load()
             .map_err(scmp("loading the seccomp filter into the kernel"))?;
         if !self.notify {
             return Ok(None);
         }
-        let raw = self
-            .ctx
+        let raw = ctx
             .get_notify_fd()
             .map_err(scmp("getting the seccomp notify fd"))?;
         berth_sys::seccomp::dup_cloexec(raw)
@@ -261,4 +316,21 @@ impl Filter {
                 source,
             })
     }
+}
+
+/// Runs `write` on a fresh memfd and returns what it wrote.
+fn export(write: impl FnOnce(&std::fs::File) -> Result<()>) -> Result<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let io = |source| Error::Io {
+        what: "exporting the seccomp filter".into(),
+        source,
+    };
+    let fd = rustix::fs::memfd_create("berth-seccomp", rustix::fs::MemfdFlags::CLOEXEC)
+        .map_err(|e| io(e.into()))?;
+    let mut file = std::fs::File::from(fd);
+    write(&file)?;
+    let mut out = Vec::new();
+    file.rewind().map_err(io)?;
+    file.read_to_end(&mut out).map_err(io)?;
+    Ok(out)
 }

@@ -2,7 +2,8 @@
 //! libseccomp (the system library, ≥ 2.5).
 //!
 //! Flow in the runtime: [`validate`] when the bundle is read (pure, names the offending
-//! JSON entry); [`compile`] in the container init into a [`Filter`]; [`Filter::load`]
+//! JSON entry); [`compile`] (or [`compile_cached`], which reuses the BPF program of an
+//! earlier compile of the same profile) before the container init forks, into a [`Filter`]; [`Filter::load`]
 //! as late as possible before exec, which returns the notify fd when a rule uses
 //! `SCMP_ACT_NOTIFY`; [`send_to_listener`] passes that fd with the container process
 //! state to the agent at `listenerPath`. The `supported_*` lists feed `features`.
@@ -14,11 +15,13 @@
 //! (unknown syscalls are ignored, repeated argument indexes become separate rules, clone3
 //! gets ENOSYS under a denying default, TSYNC is accepted but not needed).
 
+mod cache;
 mod filter;
 mod listener;
 mod names;
 mod validate;
 
+pub use cache::compile_cached;
 pub use filter::{compile, Filter};
 pub use listener::send_to_listener;
 pub use validate::validate;
@@ -65,7 +68,7 @@ pub enum Error {
 /// Result with this crate's [`Error`].
 pub type Result<T> = std::result::Result<T, Error>;
 
-fn libseccomp_version() -> String {
+pub(crate) fn libseccomp_version() -> String {
     match libseccomp::ScmpVersion::current() {
         Ok(v) => format!("{}.{}.{}", v.major, v.minor, v.micro),
         Err(_) => "(unknown version)".into(),

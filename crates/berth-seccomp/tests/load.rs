@@ -75,6 +75,31 @@ fn errno_for_mkdir_while_getpid_works() -> anyhow::Result<()> {
 }
 
 #[test]
+fn a_program_read_back_from_the_cache_filters_the_same() -> anyhow::Result<()> {
+    if !in_child() {
+        return assert_child_passed("a_program_read_back_from_the_cache_filters_the_same");
+    }
+    let dir = tempfile::tempdir()?;
+    let cache = dir.path().join("cache");
+    let s = profile(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]
+    }))?;
+    berth_seccomp::compile_cached(&s, &cache)?;
+    assert_eq!(
+        std::fs::read_dir(&cache)?.count(),
+        1,
+        "the program was stored"
+    );
+    let fd = berth_seccomp::compile_cached(&s, &cache)?.load()?;
+    assert!(fd.is_none());
+    let err = std::fs::create_dir(dir.path().join("x")).err();
+    assert_eq!(err.and_then(|e| e.raw_os_error()), Some(libc::EACCES));
+    std::fs::write(dir.path().join("still-writable"), b"ok")?;
+    Ok(())
+}
+
+#[test]
 fn masked_eq_matches_bits_of_an_argument() -> anyhow::Result<()> {
     if !in_child() {
         return assert_child_passed("masked_eq_matches_bits_of_an_argument");
