@@ -189,7 +189,7 @@ impl Store {
             rfs::chmod(rw.join("upper"), Mode::from_raw_mode(0o755)).ctx(|| "chmod upper")?;
             let driver = match driver {
                 Some(d) => d,
-                None if overlay_works(&rw) => Driver::Overlay,
+                None if self.overlay_works(&rw) => Driver::Overlay,
                 None => Driver::Copy,
             };
             let snap = Snapshot {
@@ -356,9 +356,22 @@ pub fn unmount(target: &Path) -> Result<()> {
     }
 }
 
+impl Store {
+    /// Does overlayfs accept an upper directory on `rw`'s file system? Asked of the
+    /// kernel once per file system (see [`probe_overlay`]).
+    fn overlay_works(&self, rw: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(dev) = std::fs::metadata(rw).map(|m| m.dev()) else {
+            return probe_overlay(rw);
+        };
+        let mut known = self.overlay_ok.lock().unwrap_or_else(|p| p.into_inner());
+        *known.entry(dev).or_insert_with(|| probe_overlay(rw))
+    }
+}
+
 /// Mounts a one-layer overlay under `rw/.probe` and unmounts it: does overlayfs accept
 /// an upper directory on this file system?
-fn overlay_works(rw: &Path) -> bool {
+fn probe_overlay(rw: &Path) -> bool {
     let probe = rw.join(".probe");
     let dirs = ["lower", "upper", "work", "merged"].map(|d| probe.join(d));
     let ok = dirs.iter().all(|d| std::fs::create_dir_all(d).is_ok())

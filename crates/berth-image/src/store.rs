@@ -98,6 +98,9 @@ pub struct Store {
     root: PathBuf,
     ingest: RwLock<()>,
     lock: Mutex<()>,
+    /// Whether overlayfs takes an upper directory on a file system (by device number):
+    /// probed once per file system, not for every container.
+    pub(crate) overlay_ok: Mutex<std::collections::HashMap<u64, bool>>,
 }
 
 /// Layer compression, detected from the first bytes.
@@ -157,6 +160,7 @@ impl Store {
             root,
             ingest: RwLock::new(()),
             lock: Mutex::new(()),
+            overlay_ok: Mutex::default(),
         })
     }
 
