@@ -7,7 +7,8 @@
 #   tests/e2e/docker-cli.sh    the docker CLI 28
 #   tests/e2e/compose.sh       docker-compose 1.29
 #   tests/e2e/python-sdk.sh    the Python docker SDK
-# stops it, then runs tests/e2e/daemon-restart.sh BIN_DIR/berthd (which starts its own).
+# stops it, then runs tests/e2e/daemon-restart.sh and tests/e2e/migrate.sh with
+# BIN_DIR/berthd (each starts its own).
 # Exits non-zero if any suite failed. At exit, also on failure: berthd stopped by its PID,
 # processes mentioning the temp dir killed by PID, mounts under it unmounted, dir removed.
 set -uo pipefail
@@ -89,6 +90,7 @@ suite compose 120 bash "$here/compose.sh" "unix://$T/berth.sock" "$T/images"
 suite python-sdk 120 bash "$here/python-sdk.sh" "unix://$T/berth.sock" "$T/images"
 stop_berthd
 suite daemon-restart 180 bash "$here/daemon-restart.sh" "$bin_dir/berthd" "$T/images"
+suite migrate 120 bash "$here/migrate.sh" "$bin_dir/berthd" "$T/images"
 if [ "$failed" -ne 0 ]; then
     echo "berthd log (last 30 lines):"
     tail -n 30 "$T/berthd.log"
