@@ -10,6 +10,7 @@
 #   jq               scripts edit config.json and read `state` output
 #   time             GNU /usr/bin/time: peak RSS and CPU time in bench/runtime.sh
 #   procps           ps(1), which `berth-runtime ps` runs for its table; kill(1) in tests
+#   nftables         nft(8): berth-firewall applies NAT, published ports and isolation with it
 # Engines (podman, docker.io) and peers (runc, crun, hyperfine) are installed by the
 # scripts that use them, not here.
 set -euo pipefail
@@ -17,7 +18,7 @@ set -euo pipefail
 
 [ "$(id -u)" -eq 0 ] || die "setup.sh must run as root (it installs packages)"
 
-apt_ensure build-essential pkg-config libseccomp-dev busybox-static jq time procps
+apt_ensure build-essential pkg-config libseccomp-dev busybox-static jq time procps nftables
 ensure_cargo
 
 cd "$BERTH_REPO"
