@@ -7,6 +7,8 @@
 # Docker) or podman's own CLI. Prints one table, medians, with ratios berth/docker and
 # berth/podman:
 #   run --rm --network none busybox true     hyperfine, 2 warmup runs
+#   berth CLI: run / exec / create + rm      the same on berthd through berth's own CLI,
+#                                            beside the docker CLI on dockerd
 #   run --rm --network host busybox true     stands in for "the default network": Docker's
 #                                            bridge and Podman's netavark would change the
 #                                            host's network (not allowed here), and berth
@@ -170,6 +172,23 @@ for e in "${engines[@]}"; do
         R[$e|create_rm]=fail
     fi
 
+    if [ "$e" = berth ] && [ -x "$bin_dir/berth" ]; then
+        # The same daemon driven by berth's own CLI: what a user of `berth` waits for. The
+        # docker CLI alone needs ~15 ms to start (`docker version`), which bounds any ratio
+        # measured through it.
+        bc="$bin_dir/berth -H unix://$W/berth/berth.sock"
+        median berth run_none_cli --warmup 2 --runs "$runs" "$bc run --rm --network none busybox true"
+        $bc run -d --network none --name bench-exec busybox sleep 3600 >/dev/null
+        median berth exec_cli --warmup 2 --runs "$runs" "$bc exec bench-exec true"
+        $bc rm -f bench-exec >/dev/null 2>&1
+        if hyperfine --style none --export-json "$W/h.json" --warmup 2 --runs "$runs" \
+            "$bc rm \$($bc create --network none busybox true)" >/dev/null 2>"$W/h.err"; then
+            R[berth|create_rm_cli]=$(jq -r '.results[0].median' "$W/h.json")
+        fi
+        median berth version_cli --warmup 2 --runs "$runs" "$bc version"
+        median berth version_docker_cli --warmup 2 --runs "$runs" "$c version"
+    fi
+
     log "$e: memory"
     sleep 2
     case "$e" in
@@ -228,6 +247,15 @@ row "run --rm --network none busybox true" run_none s
 row "run --rm --network host busybox true" run_host s
 row "exec C true" exec s
 row "create + rm" create_rm s
+# berth's own CLI against berthd, compared with the docker CLI against dockerd.
+cli_row() {   # cli_row <label> <berth metric> <docker metric>
+    local b="${R[berth|$2]:-}" d="${R[docker|$3]:-}" p="${R[podman|$3]:-}"
+    printf '| %-44s | %-11s | %-11s | %-11s | %-12s | %-12s |\n' "$1" "$(fmt "$b" s)" "$(fmt "$d" s)" \
+        "$(fmt "$p" s)" "$(ratio "$b" "$d")" "$(ratio "$b" "$p")"
+}
+cli_row "berth CLI: run --rm --network none" run_none_cli run_none
+cli_row "berth CLI: exec C true" exec_cli exec
+cli_row "berth CLI: create + rm" create_rm_cli create_rm
 row "idle daemon RSS" idle_rss kib
 row "RSS per running container (shim/conmon)" shim_rss kib
 row "run --rm --network none, 0 running" run_0 s
@@ -235,6 +263,7 @@ row "run --rm --network none, $many running" run_many s
 row "ps, 0 running" ps_0 s
 row "ps, $many running" ps_many s
 echo
+[ -n "${R[berth|version_cli]:-}" ] && echo "client start-up against berthd (version): berth CLI $(fmt "${R[berth|version_cli]}" s), docker CLI $(fmt "${R[berth|version_docker_cli]:-}" s)"
 for e in "${engines[@]}"; do
     echo "$e: shim processes measured: ${R[$e|shim_n]:-0} for 10 containers; running for the load test: ${R[$e|many_up]:-0} of $many"
 done
