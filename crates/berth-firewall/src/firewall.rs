@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{check_id, check_table, Network, PortMapping};
 use crate::nft::{self, Listing, Nft};
 use crate::plan::{net_comment, Plan, FAMILY};
@@ -42,14 +42,21 @@ pub trait PacketFilter: Send + Sync {
 
 /// berth's table `ip <name>` in the kernel, driven through `nft`.
 ///
-/// Changes are serialised by an internal lock (those that read the table first, to find
-/// what to delete, must not interleave). Use one `Firewall` per table per process.
+/// Changes are serialised by an internal lock. The firewall remembers which container owns
+/// which published port (learned from a listing the first time it is needed, then kept up
+/// to date by its own changes), so unpublishing is one `nft` run whatever the table's
+/// size. That makes it the only writer of its table: use one `Firewall` per table, per
+/// host (an element deleted behind its back is noticed and the index rebuilt; one added
+/// behind its back is not).
 #[derive(Debug)]
 pub struct Firewall {
     table: String,
     nft: Nft,
-    lock: Mutex<()>,
+    owners: Mutex<Option<Owners>>,
 }
+
+/// Published ports by owner container; `None` in the mutex: not known yet (or any more).
+type Owners = BTreeMap<String, Vec<PortMapping>>;
 
 impl Firewall {
     /// A firewall for table `ip <table>`, using the `nft` found in `PATH` (or /usr/sbin,
@@ -64,7 +71,7 @@ impl Firewall {
         Ok(Firewall {
             table: table.to_owned(),
             nft: Nft::new(nft.into()),
-            lock: Mutex::new(()),
+            owners: Mutex::new(None),
         })
     }
 
@@ -78,9 +85,13 @@ impl Firewall {
         self.nft.path()
     }
 
-    fn locked(&self) -> MutexGuard<'_, ()> {
-        // The guarded data is (); a panic while holding it leaves nothing inconsistent.
-        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    fn locked(&self) -> MutexGuard<'_, Option<Owners>> {
+        // A panic while holding the lock may have left the index half-updated: forget it.
+        self.owners.lock().unwrap_or_else(|p| {
+            let mut g = p.into_inner();
+            *g = None;
+            g
+        })
     }
 
     fn what(&self, action: impl std::fmt::Display) -> String {
@@ -101,7 +112,9 @@ impl Firewall {
     /// it twice leaves one copy and packets never see a half-written chain). Networks and
     /// published ports already in the table stay. One `nft` run.
     pub fn ensure(&self) -> Result<()> {
-        let _g = self.locked();
+        let mut owners = self.locked();
+        // The table may have been made afresh (or by an older berth): learn its ports again.
+        *owners = None;
         let mut plan = Plan::new(&self.table);
         plan.skeleton();
         self.nft
@@ -150,10 +163,14 @@ impl Firewall {
     }
 
     /// Publishes `ports` (each one's `container` must be `container`): map elements only,
-    /// no rules, in one `nft` run. Adding a mapping that is already there is success (and
-    /// records `container` as its owner); a host port already published to a different
-    /// container address is an [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) and
-    /// changes nothing.
+    /// no rules, in one transaction.
+    ///
+    /// The usual case is one `nft` run (`create element`). If a host port is already in
+    /// the table, a listing shows by whom: a mapping identical to the requested one (a
+    /// retry, or a stale entry of a container that died unseen) is taken over by
+    /// `container`; a host port published to a different container address is an
+    /// [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) naming its owner, and nothing
+    /// changes.
     pub fn add_ports(&self, container: &str, ports: &[PortMapping]) -> Result<()> {
         check_id("container id", container)?;
         let ports = dedup_ports(ports)?;
@@ -166,37 +183,103 @@ impl Firewall {
         if ports.is_empty() {
             return Ok(());
         }
-        let _g = self.locked();
+        let mut owners = self.locked();
+        let what = self.what(format_args!("publish ports of container {container}"));
         let mut plan = Plan::new(&self.table);
-        plan.add_ports(&ports, true);
-        self.nft.apply(
-            &self.what(format_args!("publish ports of container {container}")),
-            &plan.finish(),
-        )
+        plan.create_ports(&ports);
+        match self.nft.apply(&what, &plan.finish()) {
+            Ok(()) => {}
+            Err(e) if e.kind == ErrorKind::Conflict => {
+                self.add_ports_over_existing(&what, &ports)?;
+            }
+            Err(e) => {
+                *owners = None;
+                return Err(e);
+            }
+        }
+        if let Some(index) = owners.as_mut() {
+            for list in index.values_mut() {
+                list.retain(|old| ports.iter().all(|new| new.key() != old.key()));
+            }
+            index.retain(|_, list| !list.is_empty());
+            index
+                .entry(container.to_owned())
+                .or_default()
+                .extend(ports.into_iter().cloned());
+        }
+        Ok(())
     }
 
-    /// Unpublishes every port whose owner is `container` (read back from the kernel, so it
-    /// works after a daemon restart too). Nothing published is success.
-    pub fn remove_ports(&self, container: &str) -> Result<()> {
-        check_id("container id", container)?;
-        let _g = self.locked();
-        let Some(listing) = self.nft.list_table(&self.table)? else {
-            return Ok(());
-        };
-        let mine: Vec<&PortMapping> = listing
-            .ports
-            .iter()
-            .filter(|m| m.container == container)
-            .collect();
-        if mine.is_empty() {
-            return Ok(());
+    /// The slow path of [`add_ports`](Self::add_ports): some keys exist already.
+    fn add_ports_over_existing(&self, what: &str, ports: &[&PortMapping]) -> Result<()> {
+        let listing = self.listing()?;
+        let existing: BTreeMap<_, &PortMapping> =
+            listing.ports.iter().map(|m| (m.key(), m)).collect();
+        let (mut fresh, mut taken_over) = (Vec::new(), Vec::new());
+        for &m in ports {
+            match existing.get(&m.key()) {
+                None => fresh.push(m),
+                Some(old)
+                    if old.container_ip == m.container_ip
+                        && old.container_port == m.container_port =>
+                {
+                    taken_over.push(m)
+                }
+                Some(old) => {
+                    return Err(Error::conflict(format!(
+                        "cannot publish {m} for container {}: host port {}/{} is published \
+                         to {}:{} by container {:?}",
+                        m.container,
+                        m.host_port,
+                        m.proto,
+                        old.container_ip,
+                        old.container_port,
+                        old.container
+                    )))
+                }
+            }
         }
         let mut plan = Plan::new(&self.table);
-        plan.delete_ports(&mine);
-        self.nft.apply(
-            &self.what(format_args!("unpublish ports of container {container}")),
-            &plan.finish(),
-        )
+        plan.add_ports(&fresh);
+        plan.replace_ports(&taken_over);
+        self.nft.apply(what, &plan.finish())
+    }
+
+    /// Unpublishes every port whose owner is `container`: one `nft` run (plus a listing the
+    /// first time, to learn the owners, e.g. after a daemon restart). Nothing published is
+    /// success.
+    pub fn remove_ports(&self, container: &str) -> Result<()> {
+        check_id("container id", container)?;
+        let mut owners = self.locked();
+        let what = self.what(format_args!("unpublish ports of container {container}"));
+        for attempt in 0..2 {
+            let index = match owners.as_mut() {
+                Some(index) => index,
+                None => match self.nft.list_table(&self.table)? {
+                    Some(listing) => owners.insert(index_of(listing.ports)),
+                    None => return Ok(()),
+                },
+            };
+            let Some(mine) = index.get(container) else {
+                return Ok(());
+            };
+            let mut plan = Plan::new(&self.table);
+            plan.delete_ports(&mine.iter().collect::<Vec<_>>());
+            match self.nft.apply(&what, &plan.finish()) {
+                Ok(()) => {
+                    index.remove(container);
+                    return Ok(());
+                }
+                // The index was wrong (an element deleted behind our back): once more,
+                // from a fresh listing.
+                Err(_) if attempt == 0 => *owners = None,
+                Err(e) => {
+                    *owners = None;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Replaces the table with exactly `networks` and `ports`, in one transaction (the old
@@ -228,16 +311,18 @@ impl Firewall {
             }
         }
         let ports = dedup_ports(ports)?;
-        let _g = self.locked();
+        let mut owners = self.locked();
         let mut plan = Plan::new(&self.table);
         plan.drop_table();
         plan.skeleton();
         for (net, subnet) in nets.values() {
             plan.network(net, *subnet);
         }
-        plan.add_ports(&ports, false);
+        plan.add_ports(&ports);
+        *owners = None;
         self.nft
             .apply(&self.what("rebuild everything"), &plan.finish())?;
+        *owners = Some(index_of(ports.into_iter().cloned().collect()));
         for (net, _) in nets.values() {
             if !net.internal {
                 enable_route_localnet(&net.bridge)?;
@@ -249,7 +334,8 @@ impl Firewall {
     /// Deletes the whole table (nothing else is touched). A missing table is success.
     /// `route_localnet` stays as it is on bridges (they go with their networks).
     pub fn remove_all(&self) -> Result<()> {
-        let _g = self.locked();
+        let mut owners = self.locked();
+        *owners = None;
         let mut plan = Plan::new(&self.table);
         plan.drop_table();
         self.nft
@@ -280,6 +366,14 @@ impl Firewall {
             .map(str::to_owned)
             .collect())
     }
+}
+
+fn index_of(ports: Vec<PortMapping>) -> Owners {
+    let mut index = Owners::new();
+    for m in ports {
+        index.entry(m.container.clone()).or_default().push(m);
+    }
+    index
 }
 
 impl PacketFilter for Firewall {

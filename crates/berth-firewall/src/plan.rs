@@ -234,22 +234,30 @@ impl<'a> Plan<'a> {
         self.cmd("delete rule", format_args!("{chain} handle {handle}"));
     }
 
-    /// Adds map elements. With `replace`, each element is added, deleted and added again:
-    /// the first add fails the batch (EEXIST) if the key is published to a different
-    /// address, and is a no-op when it is the same mapping; the re-add then records the new
-    /// owner in the comment (nft keeps an existing element's comment on a plain add).
-    pub(crate) fn add_ports(&mut self, ports: &[&PortMapping], replace: bool) {
+    /// Creates map elements: `create` fails the whole batch (EEXIST) if any key is
+    /// already in the map, whatever its data, so nothing is overwritten silently.
+    pub(crate) fn create_ports(&mut self, ports: &[&PortMapping]) {
+        self.elements("create element", ports);
+    }
+
+    /// Adds map elements (a key already there with the same data is left as it is,
+    /// comment included; with other data the batch fails).
+    pub(crate) fn add_ports(&mut self, ports: &[&PortMapping]) {
+        self.elements("add element", ports);
+    }
+
+    /// Rewrites existing elements (same key and data) with these mappings' comments, i.e.
+    /// their owners: nft keeps an element's comment on a plain add, so delete, then add.
+    pub(crate) fn replace_ports(&mut self, ports: &[&PortMapping]) {
+        self.delete_ports(ports);
+        self.add_ports(ports);
+    }
+
+    fn elements(&mut self, verb: &str, ports: &[&PortMapping]) {
         for map in [MAP_ANY, MAP_IP] {
-            let mine: Vec<&PortMapping> = ports
+            let elements = ports
                 .iter()
-                .copied()
                 .filter(|m| port_key(m).0 == map)
-                .collect();
-            if mine.is_empty() {
-                continue;
-            }
-            let elements = mine
-                .iter()
                 .map(|m| {
                     format!(
                         "{} comment \"{}\" : {}",
@@ -258,12 +266,10 @@ impl<'a> Plan<'a> {
                         port_value(m)
                     )
                 })
-                .collect::<Vec<_>>()
-                .join(", ");
-            self.cmd("add element", format_args!("{map} {{ {elements} }}"));
-            if replace {
-                self.delete_ports_in(map, &mine);
-                self.cmd("add element", format_args!("{map} {{ {elements} }}"));
+                .collect::<Vec<_>>();
+            if !elements.is_empty() {
+                let elements = elements.join(", ");
+                self.cmd(verb, format_args!("{map} {{ {elements} }}"));
             }
         }
     }
@@ -392,14 +398,13 @@ add rule ip berth nets-ingress oifname \"br-a\" drop comment \"net:n1\"
         let any = mapping(None, 8080);
         let lo = mapping(Some(Ipv4Addr::LOCALHOST), 8081);
         let mut p = Plan::new("berth");
-        p.add_ports(&[&any, &lo], true);
+        p.create_ports(&[&any, &lo]);
+        p.replace_ports(&[&lo]);
         assert_eq!(
             p.finish(),
             "\
-add element ip berth ports_any { tcp . 8080 comment \"c1 br-a\" : 10.98.0.2 . 80 }
-delete element ip berth ports_any { tcp . 8080 }
-add element ip berth ports_any { tcp . 8080 comment \"c1 br-a\" : 10.98.0.2 . 80 }
-add element ip berth ports_ip { 127.0.0.1 . tcp . 8081 comment \"c1 br-a\" : 10.98.0.2 . 80 }
+create element ip berth ports_any { tcp . 8080 comment \"c1 br-a\" : 10.98.0.2 . 80 }
+create element ip berth ports_ip { 127.0.0.1 . tcp . 8081 comment \"c1 br-a\" : 10.98.0.2 . 80 }
 delete element ip berth ports_ip { 127.0.0.1 . tcp . 8081 }
 add element ip berth ports_ip { 127.0.0.1 . tcp . 8081 comment \"c1 br-a\" : 10.98.0.2 . 80 }
 "

@@ -744,7 +744,10 @@ fn conflicts_and_missing_things_are_clear_errors() {
     let err = fw.add_ports("c2", &clash).expect_err("8080 is taken");
     assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
     assert!(
-        err.message.contains("c2") && err.message.contains("8080"),
+        err.message.contains("c2")
+            && err
+                .message
+                .contains("8080/tcp is published to 10.98.0.2:80 by container \"c1\""),
         "{err}"
     );
     assert_eq!(fw.published().expect("published"), vec![p8080.clone()]);
@@ -764,6 +767,33 @@ fn conflicts_and_missing_things_are_clear_errors() {
     let mut want = vec![same, udp];
     want.sort();
     assert_eq!(fw.published().expect("published"), want);
+
+    // A second Firewall (a restarted daemon) learns the owners from the kernel.
+    let restarted = Firewall::new(TABLE).expect("firewall");
+    restarted
+        .remove_ports("c3")
+        .expect("c3's port, seen by a new instance");
+    assert_eq!(
+        fw.published().expect("published"),
+        vec![mapping("c2", Proto::Udp, None, 8080, C2, 80, "br-fwa")]
+    );
+    // An element deleted behind the firewall's back: remove_ports still removes the rest.
+    let c4 = [
+        mapping("c4", Proto::Tcp, None, 7001, C2, 81, "br-fwa"),
+        mapping("c4", Proto::Tcp, Some(HOST), 7002, C2, 82, "br-fwa"),
+    ];
+    restarted.add_ports("c4", &c4).expect("c4");
+    run(&[
+        "nft",
+        "delete",
+        "element",
+        "ip",
+        TABLE,
+        "ports_any",
+        "{ tcp . 7001 }",
+    ]);
+    restarted.remove_ports("c4").expect("c4's remaining port");
+    assert_eq!(fw.published().expect("published").len(), 1);
 
     // A broken nft binary: the error names it.
     let bad = Firewall::with_nft(TABLE, "/bin/false").expect("firewall");
