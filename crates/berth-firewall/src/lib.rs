@@ -69,7 +69,10 @@
 //!   must see the bridge's address to answer;
 //!   `oifname B ip saddr S ct status dnat masquerade`: hairpin, a container reaching a
 //!   published port (its own or a neighbour's) through a host address, must get the
-//!   answer back through the host;
+//!   answer back through the host. (With br_netfilter on, the kernel bridges a packet
+//!   DNATed back into the bridge it came from instead of routing it, so a container
+//!   reaching *its own* published port needs hairpin mode on its bridge port, which
+//!   berth-net must set, as Docker does without its userland proxy.);
 //!   `oifname != B ip saddr S masquerade`: outbound NAT.
 //! - `nets-egress` (internal only): `iifname B oifname != B drop`: nothing leaves.
 //! - `nets-ingress`: `oifname B iifname B accept` (containers of one network; such bridged

@@ -292,6 +292,15 @@ fn table_json(table: &str) -> Value {
     v
 }
 
+/// `iptables-save` of the nat and filter tables, without its timestamped comment lines.
+fn iptables_save() -> String {
+    run(&["iptables-save"])
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// How many rules of the table carry each comment (rules without one: key "").
 fn rule_comments(table: &str) -> std::collections::BTreeMap<String, usize> {
     let v = table_json(table);
@@ -575,20 +584,32 @@ fn reconcile_rebuilds_exactly_and_remove_all_leaves_nothing() {
         return;
     }
     topology();
-    // Another program's table (as iptables-nft would make it) must survive everything.
-    let foreign = "table ip filter {\n\tchain FORWARD {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tip saddr 10.96.0.9 counter drop\n\t}\n}\n";
-    let mut nft = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .expect("nft");
-    nft.stdin
-        .take()
-        .expect("stdin")
-        .write_all(foreign.as_bytes())
-        .expect("write");
-    assert!(nft.wait().expect("nft").success());
-    let foreign_before = run(&["nft", "list", "table", "ip", "filter"]);
+    // Another program's rules, through iptables-nft (tables ip filter and ip nat, at the
+    // same hooks as berth's): they must survive everything, and both NATs must work.
+    run(&["iptables", "-A", "FORWARD", "-s", "10.96.0.9", "-j", "DROP"]);
+    run(&[
+        "iptables",
+        "-t",
+        "nat",
+        "-A",
+        "PREROUTING",
+        "-p",
+        "tcp",
+        "--dport",
+        "7777",
+        "-j",
+        "DNAT",
+        "--to-destination",
+        "10.98.0.3:80",
+    ]);
+    let foreign_before = iptables_save();
+    assert!(
+        foreign_before.contains("--dport 7777 -j DNAT") && foreign_before.contains("-j DROP"),
+        "{foreign_before}"
+    );
+    serve_tcp(Some("c1"), Ipv4Addr::UNSPECIFIED, 80, "c1");
+    serve_tcp(Some("c2"), Ipv4Addr::UNSPECIFIED, 80, "c2");
+    serve_tcp(Some("remote"), Ipv4Addr::UNSPECIFIED, 9000, "remote");
 
     let (fw, _cleanup) = firewall();
     fw.ensure().expect("ensure");
@@ -613,6 +634,26 @@ fn reconcile_rebuilds_exactly_and_remove_all_leaves_nothing() {
     fw.ensure().expect("ensure on a populated table");
     assert_eq!(rule_comments(TABLE), before);
     assert_eq!(fw.published().expect("published").len(), 2);
+    // berth's DNAT and iptables' DNAT side by side; a container of another (non-internal)
+    // network reaches a published port through a host address, as with Docker.
+    assert_reaches(
+        "remote → host:8080 (berth)",
+        tcp_get(Some("remote"), HOST, 8080),
+        "c1",
+        REMOTE,
+    );
+    assert_reaches(
+        "remote → host:7777 (iptables)",
+        tcp_get(Some("remote"), HOST, 7777),
+        "c2",
+        REMOTE,
+    );
+    assert_reaches(
+        "c3 → host:8080 (B → A's published port)",
+        tcp_get(Some("c3"), HOST, 8080),
+        "c1",
+        GW_A,
+    );
 
     // The engine's state after the restart: network A, B (now internal), container c1 and
     // a new one; duplicates in the input are merged.
@@ -648,13 +689,15 @@ fn reconcile_rebuilds_exactly_and_remove_all_leaves_nothing() {
     );
 
     // The rebuilt table works: the live container's port answers, B is internal now.
-    serve_tcp(Some("c1"), Ipv4Addr::UNSPECIFIED, 80, "c1");
-    serve_tcp(Some("remote"), Ipv4Addr::UNSPECIFIED, 9000, "remote");
     assert_reaches(
         "host → 127.0.0.1:8080 after reconcile",
         tcp_get(None, Ipv4Addr::LOCALHOST, 8080),
         "c1",
         GW_A,
+    );
+    assert_blocked(
+        "c3 → host:8080 (B internal after reconcile)",
+        tcp_get(Some("c3"), HOST, 8080),
     );
     assert_blocked(
         "c3 → remote (B internal after reconcile)",
@@ -665,10 +708,7 @@ fn reconcile_rebuilds_exactly_and_remove_all_leaves_nothing() {
     fw.reconcile(&[], &[]).expect("reconcile to empty");
     assert_eq!(table_json(TABLE), empty);
 
-    assert_eq!(
-        run(&["nft", "list", "table", "ip", "filter"]),
-        foreign_before
-    );
+    assert_eq!(iptables_save(), foreign_before);
     fw.remove_all().expect("remove_all");
     fw.remove_all().expect("remove_all twice");
     let ruleset = run(&["nft", "list", "ruleset"]);
@@ -676,10 +716,7 @@ fn reconcile_rebuilds_exactly_and_remove_all_leaves_nothing() {
         !ruleset.contains(&format!("table ip {TABLE} ")),
         "{ruleset}"
     );
-    assert_eq!(
-        run(&["nft", "list", "table", "ip", "filter"]),
-        foreign_before
-    );
+    assert_eq!(iptables_save(), foreign_before);
     assert!(fw.published().expect("published of no table").is_empty());
     assert!(fw.remove_ports("c1").is_ok() && fw.remove_network("neta").is_ok());
 }
