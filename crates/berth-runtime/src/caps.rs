@@ -1,5 +1,5 @@
-//! Linux capabilities: names ↔ numbers, validation of `process.capabilities`, and the
-//! steps the container init takes right before exec.
+//! Linux capabilities: names ↔ numbers (the table is [`berth_spec::caps`]), validation
+//! of `process.capabilities`, and the steps the container init takes right before exec.
 //!
 //! Main items: [`parse`], [`validate`], [`resolve`] (names → [`CapSets`]), then the apply
 //! steps [`drop_bounding`], [`set_keepcaps`], [`set`], [`set_ambient`].
@@ -15,8 +15,8 @@
 //!    has to come after step 3. Then exec.
 //!
 //! # Unknown and unavailable capabilities (decision)
-//! - A name not in the table ([`all_names`], CAP_CHOWN … CAP_CHECKPOINT_RESTORE, the
-//!   kernel's list up to 6.18) is a typo or a capability newer than berth: [`validate`]
+//! - A name not in the table ([`berth_spec::caps::ALL`], CAP_CHOWN …
+//!   CAP_CHECKPOINT_RESTORE, the kernel's list up to 6.18) is a typo or a capability newer than berth: [`validate`]
 //!   rejects it, naming the field (crun fails too; runc only warns and drops it, which
 //!   silently runs a container with less than asked).
 //! - A known capability above this kernel's `cap_last_cap` is dropped from the request
@@ -30,56 +30,8 @@
 
 use std::io;
 
-use berth_spec::Capabilities;
+use berth_spec::{caps, Capabilities};
 use rustix::thread::{CapabilitySet, CapabilitySets};
-
-/// Capability names by number (`include/uapi/linux/capability.h`).
-const NAMES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
-
-/// Highest capability number berth knows.
-const MAX_KNOWN: u32 = NAMES.len() as u32 - 1;
 
 /// Errors of capability handling.
 #[derive(Debug, thiserror::Error)]
@@ -113,24 +65,20 @@ fn sys(context: impl Into<String>, e: rustix::io::Errno) -> CapsError {
 /// upper-case `CAP_` spelling is accepted, as in the runtime-spec. The error names the
 /// field as `process.capabilities`; [`validate`] names the exact set.
 pub fn parse(name: &str) -> Result<u32, CapsError> {
-    NAMES
-        .iter()
-        .position(|n| *n == name)
-        .and_then(|i| u32::try_from(i).ok())
-        .ok_or_else(|| CapsError::Unknown {
-            field: "process.capabilities".into(),
-            name: name.into(),
-        })
+    caps::number(name).ok_or_else(|| CapsError::Unknown {
+        field: "process.capabilities".into(),
+        name: name.into(),
+    })
 }
 
 /// The name of capability number `cap`, if berth knows it.
 pub fn name(cap: u32) -> Option<&'static str> {
-    NAMES.get(usize::try_from(cap).ok()?).copied()
+    caps::name(cap)
 }
 
 /// All capability names berth knows, in number order (for `features`).
 pub fn all_names() -> Vec<&'static str> {
-    NAMES.to_vec()
+    caps::ALL.to_vec()
 }
 
 /// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`). When the
@@ -141,7 +89,7 @@ pub fn last_cap() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
         .ok()
         .and_then(|s| s.trim().parse::<u32>().ok())
-        .unwrap_or(MAX_KNOWN)
+        .unwrap_or(caps::LAST)
 }
 
 fn sets(c: &Capabilities) -> [(&'static str, Option<&Vec<String>>); 5] {

@@ -9,9 +9,13 @@
 //! fields berth does not act on are kept so that they round-trip. [`Spec::load`] turns a
 //! malformed file into one [`SpecError`] that names the file, line and column.
 //!
+//! Beside the types, data that every producer of specs shares: [`caps`] (capability names
+//! ↔ numbers) and [`defaults`] (runc's default config).
+//!
 //! Invariant: nothing here touches the system; validation that needs the kernel (does this
 //! capability exist, is this path inside the root) belongs to `berth-runtime`.
 
+pub mod caps;
 pub mod defaults;
 pub mod features;
 mod linux;

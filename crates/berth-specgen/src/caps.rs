@@ -3,50 +3,8 @@
 
 use berth_model::{Error, Result};
 
-/// Every capability Linux defines, by number (`include/uapi/linux/capability.h`).
-pub const ALL_CAPABILITIES: [&str; 41] = [
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-    "CAP_PERFMON",
-    "CAP_BPF",
-    "CAP_CHECKPOINT_RESTORE",
-];
+/// Every capability Linux defines, by number (the table of [`berth_spec::caps`]).
+pub use berth_spec::caps::ALL as ALL_CAPABILITIES;
 
 /// The capabilities a container gets by default: Docker's default set without
 /// `CAP_NET_RAW`. Raw sockets let a container forge packets (ARP/IPv6 RA spoofing against
@@ -72,16 +30,11 @@ pub const DEFAULT_CAPABILITIES: [&str; 13] = [
 /// Normalises a user-given capability name: case-insensitive, with or without `CAP_`.
 /// `ALL` stays `ALL`. Unknown names give Docker's `unknown capability: "CAP_FOO"`.
 pub fn normalize_capability(name: &str) -> Result<String> {
-    let up = name.trim().to_ascii_uppercase();
-    if up == "ALL" {
-        return Ok(up);
+    if name.trim().eq_ignore_ascii_case("ALL") {
+        return Ok("ALL".into());
     }
-    let full = if up.starts_with("CAP_") {
-        up
-    } else {
-        format!("CAP_{up}")
-    };
-    if ALL_CAPABILITIES.contains(&full.as_str()) {
+    let full = berth_spec::caps::normalize(name);
+    if berth_spec::caps::number(&full).is_some() {
         Ok(full)
     } else {
         Err(Error::invalid(format!("unknown capability: {full:?}")))
