@@ -63,7 +63,7 @@ impl Netlink {
         packet.finalize();
         let mut out = vec![0u8; packet.buffer_len()];
         packet.serialize(&mut out);
-        let sent = self.sock.send(&out, 0)?;
+        let sent = retry(|| self.sock.send(&out, 0))?;
         if sent != out.len() {
             return Err(io::Error::other("netlink: short send"));
         }
@@ -73,12 +73,13 @@ impl Netlink {
     /// Receives one datagram (whatever its size) into `self.buf`.
     fn recv_datagram(&mut self) -> io::Result<()> {
         let mut probe = [0u8; 0];
-        let len = self
-            .sock
-            .recv(&mut &mut probe[..], libc::MSG_PEEK | libc::MSG_TRUNC)?;
+        let len = retry(|| {
+            self.sock
+                .recv(&mut &mut probe[..], libc::MSG_PEEK | libc::MSG_TRUNC)
+        })?;
         self.buf.clear();
         self.buf.reserve(len.max(4096));
-        let got = self.sock.recv(&mut self.buf, 0)?;
+        let got = retry(|| self.sock.recv(&mut self.buf, 0))?;
         if got > self.buf.len() {
             return Err(io::Error::other("netlink: truncated datagram"));
         }
@@ -341,6 +342,16 @@ pub(crate) struct Route4 {
     pub(crate) prefix: u8,
     pub(crate) gateway: Option<Ipv4Addr>,
     pub(crate) oif: Option<u32>,
+}
+
+/// Repeats a syscall interrupted by a signal (the engine's process has signal handlers).
+fn retry<T>(mut f: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match f() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
 }
 
 /// The kernel's answer for a link name or index that does not exist.
