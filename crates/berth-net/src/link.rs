@@ -91,13 +91,11 @@ pub fn ensure_bridge(bridge: &Bridge) -> Result<()> {
                 .ctx(|| format!("set MTU {mtu} on bridge {name}"))?;
         }
     }
-    let mut present = false;
     for (_, addr, prefix) in nl
         .ipv4_addresses(Some(index))
         .ctx(|| format!("list addresses of bridge {name}"))?
     {
         if addr == bridge.address && prefix == bridge.prefix {
-            present = true;
             continue;
         }
         match nl.ipv4_address(false, index, addr, prefix) {
@@ -112,6 +110,13 @@ pub fn ensure_bridge(bridge: &Bridge) -> Result<()> {
             }
         }
     }
+    // Listed again: deleting a primary address also deletes its secondaries, which may
+    // have included the one we want.
+    let present = nl
+        .ipv4_addresses(Some(index))
+        .ctx(|| format!("list addresses of bridge {name}"))?
+        .iter()
+        .any(|(_, addr, prefix)| *addr == bridge.address && *prefix == bridge.prefix);
     if !present {
         nl.ipv4_address(true, index, bridge.address, bridge.prefix)
             .ctx(|| {

@@ -271,6 +271,13 @@ fn bridge_is_converged_idempotently() {
     br.prefix = 16;
     link::ensure_bridge(&br).expect("new prefix");
     assert_eq!(addrs(None, "bt0"), vec!["10.99.0.1/16".to_string()]);
+    // The right address as a secondary of a wrong primary: deleting the primary takes the
+    // secondary with it, and the bridge must still end up with its address.
+    run(&["ip", "addr", "flush", "dev", "bt0"]);
+    run(&["ip", "addr", "add", "10.99.0.5/16", "dev", "bt0"]);
+    run(&["ip", "addr", "add", "10.99.0.1/16", "dev", "bt0"]);
+    link::ensure_bridge(&br).expect("secondary");
+    assert_eq!(addrs(None, "bt0"), vec!["10.99.0.1/16".to_string()]);
 
     // The host's routes now include the bridge's subnet; pick_subnet avoids it.
     let routes = link::host_routes().expect("host_routes");
