@@ -1,10 +1,10 @@
 //! Links on the host and in container namespaces: the bridge of a network, the veth pair
 //! of each endpoint, routes, and the sysctls the engine needs.
 //!
-//! Everything goes through rtnetlink ([`crate::nl`]). The container's side is configured
-//! through a netlink socket opened *inside* its namespace by a short-lived thread
-//! ([`crate::netns::run_in`]) and then used from the caller's thread: the socket stays bound
-//! to that namespace, the caller's thread never enters it.
+//! Everything goes through rtnetlink (the private `nl` module). The container's side is
+//! configured through a netlink socket opened *inside* its namespace by a short-lived
+//! thread ([`crate::netns::run_in`]) and then used from the caller's thread: the socket
+//! stays bound to that namespace, the caller's thread never enters it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
