@@ -405,7 +405,7 @@ async fn no_upstream_answering_is_servfail_within_the_timeout() -> TestResult {
     );
     let took = started.elapsed();
     assert!(took >= limit - Duration::from_millis(50), "{took:?}");
-    assert!(took < limit * 4, "{took:?}");
+    assert!(took < limit + Duration::from_secs(2), "{took:?}");
     let m = ask_tcp(A_IP, &n1, EXT_NAME, RecordType::A).await?;
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail);
     // No upstream at all: SERVFAIL at once.
@@ -441,17 +441,13 @@ async fn forwarded_queries_are_bounded() -> TestResult {
     let t = table()?;
     let (_hole, hole) = black_hole().await?;
     let up = Upstreams::new([hole])
-        .with_timeout(Duration::from_secs(2))
+        .with_timeout(Duration::from_secs(10))
         .with_max_in_flight(1);
     let (n1, n2) = start(&t, up)?;
     // The first forward waits for the black hole; the second finds the bound reached.
-    let first = tokio::spawn(async move {
-        let sock = UdpSocket::bind((A_IP, 0)).await?;
-        sock.send_to(&query(1, EXT_NAME, RecordType::A)?, n1.local_addr())
-            .await?;
-        Ok::<_, Box<dyn StdError + Send + Sync>>((sock, n1))
-    });
-    let (_pending, n1) = first.await??;
+    let pending = UdpSocket::bind((A_IP, 0)).await?;
+    let first = query(1, EXT_NAME, RecordType::A)?;
+    pending.send_to(&first, n1.local_addr()).await?;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = Instant::now();
     assert_eq!(
@@ -459,7 +455,7 @@ async fn forwarded_queries_are_bounded() -> TestResult {
         Err(ResponseCode::ServFail)
     );
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(5),
         "answered before the timeout"
     );
     // Names from the table are still answered.
