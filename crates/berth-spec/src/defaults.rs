@@ -1,6 +1,13 @@
 //! The default configuration `runc spec` writes, as data: `sh` in a busybox-style rootfs,
-//! new namespaces, the standard mounts, runc's masked and read-only paths, three
+//! new namespaces, the standard mounts, the masked and read-only paths, three
 //! capabilities. `berth-runtime spec` and the test bundles start from it.
+//!
+//! Its pieces are public, for `berth-specgen`'s Docker-style configs to use the same:
+//! [`MASKED_PATHS`] and [`READONLY_PATHS`] (Docker's lists; runc's are the same paths), and
+//! one constructor per standard mount ([`proc_mount`], [`dev_mount`], [`devpts_mount`],
+//! [`shm_mount`], [`mqueue_mount`], [`sysfs_mount`], [`cgroup_mount`]). What differs
+//! between the two (the options of `/proc`, the size of `/dev/shm`, read-write `/sys` when
+//! privileged, the order of the list) stays with each caller.
 
 use crate::*;
 
@@ -15,6 +22,115 @@ fn mount(dest: &str, typ: &str, src: &str, opts: &[&str]) -> Mount {
         source: Some(src.into()),
         options: s(opts),
         ..Default::default()
+    }
+}
+
+/// The paths masked in a container (bind-mounted over with `/dev/null`, or an empty
+/// read-only tmpfs for a directory): Docker's list (moby `oci.DefaultLinuxSpec`). runc's
+/// `spec` masks the same paths, listed in another order.
+pub const MASKED_PATHS: [&str; 11] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// The paths made read-only in a container: Docker's list, the same as runc's.
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// `/proc` (procfs) with `options`: `runc spec` gives none, Docker `nosuid,noexec,nodev`.
+pub fn proc_mount(options: &[&str]) -> Mount {
+    mount("/proc", "proc", "proc", options)
+}
+
+/// `/dev`: a 64 MiB tmpfs the runtime fills with the container's device nodes.
+pub fn dev_mount() -> Mount {
+    mount(
+        "/dev",
+        "tmpfs",
+        "tmpfs",
+        &["nosuid", "strictatime", "mode=755", "size=65536k"],
+    )
+}
+
+/// `/dev/pts`: a new devpts instance (ptys owned by group 5, `tty`).
+pub fn devpts_mount() -> Mount {
+    mount(
+        "/dev/pts",
+        "devpts",
+        "devpts",
+        &[
+            "nosuid",
+            "noexec",
+            "newinstance",
+            "ptmxmode=0666",
+            "mode=0620",
+            "gid=5",
+        ],
+    )
+}
+
+/// `/dev/shm`: a private tmpfs of `size` (tmpfs syntax: bytes, or with a `k`/`m`/`g`
+/// suffix).
+pub fn shm_mount(size: &str) -> Mount {
+    let size = format!("size={size}");
+    mount(
+        "/dev/shm",
+        "tmpfs",
+        "shm",
+        &["nosuid", "noexec", "nodev", "mode=1777", &size],
+    )
+}
+
+/// `/dev/mqueue`: the IPC namespace's POSIX message queues.
+pub fn mqueue_mount() -> Mount {
+    mount(
+        "/dev/mqueue",
+        "mqueue",
+        "mqueue",
+        &["nosuid", "noexec", "nodev"],
+    )
+}
+
+/// `/sys`, read-only unless `writable` (Docker's `--privileged`).
+pub fn sysfs_mount(writable: bool) -> Mount {
+    mount(
+        "/sys",
+        "sysfs",
+        "sysfs",
+        &["nosuid", "noexec", "nodev", rw(writable)],
+    )
+}
+
+/// `/sys/fs/cgroup` (the runtime mounts the container's own cgroup there), read-only
+/// unless `writable`.
+pub fn cgroup_mount(writable: bool) -> Mount {
+    mount(
+        "/sys/fs/cgroup",
+        "cgroup",
+        "cgroup",
+        &["nosuid", "noexec", "nodev", "relatime", rw(writable)],
+    )
+}
+
+fn rw(writable: bool) -> &'static str {
+    if writable {
+        "rw"
+    } else {
+        "ro"
     }
 }
 
@@ -33,72 +149,17 @@ pub fn default_spec(rootless: Option<(u32, u32)>) -> Spec {
         })
         .collect();
     let mut mounts = vec![
-        mount("/proc", "proc", "proc", &[]),
-        mount(
-            "/dev",
-            "tmpfs",
-            "tmpfs",
-            &["nosuid", "strictatime", "mode=755", "size=65536k"],
-        ),
-        mount(
-            "/dev/pts",
-            "devpts",
-            "devpts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-                "gid=5",
-            ],
-        ),
-        mount(
-            "/dev/shm",
-            "tmpfs",
-            "shm",
-            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
-        ),
-        mount(
-            "/dev/mqueue",
-            "mqueue",
-            "mqueue",
-            &["nosuid", "noexec", "nodev"],
-        ),
-        mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", "ro"],
-        ),
-        mount(
-            "/sys/fs/cgroup",
-            "cgroup",
-            "cgroup",
-            &["nosuid", "noexec", "nodev", "relatime", "ro"],
-        ),
+        proc_mount(&[]),
+        dev_mount(),
+        devpts_mount(),
+        shm_mount("65536k"),
+        mqueue_mount(),
+        sysfs_mount(false),
+        cgroup_mount(false),
     ];
     let mut linux = Linux {
-        masked_paths: s(&[
-            "/proc/acpi",
-            "/proc/asound",
-            "/proc/kcore",
-            "/proc/keys",
-            "/proc/latency_stats",
-            "/proc/timer_list",
-            "/proc/timer_stats",
-            "/proc/sched_debug",
-            "/sys/firmware",
-            "/proc/scsi",
-            "/sys/devices/virtual/powercap",
-        ]),
-        readonly_paths: s(&[
-            "/proc/bus",
-            "/proc/fs",
-            "/proc/irq",
-            "/proc/sys",
-            "/proc/sysrq-trigger",
-        ]),
+        masked_paths: s(&MASKED_PATHS),
+        readonly_paths: s(&READONLY_PATHS),
         namespaces: Vec::new(),
         resources: Some(crate::Resources {
             devices: vec![crate::DeviceRule {

@@ -10,7 +10,8 @@
 //! malformed file into one [`SpecError`] that names the file, line and column.
 //!
 //! Beside the types, data that every producer of specs shares: [`caps`] (capability names
-//! ↔ numbers) and [`defaults`] (runc's default config).
+//! ↔ numbers) and [`defaults`] (runc's default config, and its pieces that Docker-style
+//! configs use too: masked and read-only paths, the standard mounts).
 //!
 //! Invariant: nothing here touches the system; validation that needs the kernel (does this
 //! capability exist, is this path inside the root) belongs to `berth-runtime`.

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use berth_model::docker::{ContainerConfig, HostConfig, ResourcesUlimits};
 use berth_model::{Error, Result};
 use berth_spec::{
-    BlockIo, Capabilities, ConsoleSize, Cpu, Linux, Memory, Mount, Namespace, Pids, Process,
-    Resources, Rlimit, Root, Spec, ThrottleDevice, User, WeightDevice, OCI_VERSION,
+    defaults, BlockIo, Capabilities, ConsoleSize, Cpu, Linux, Memory, Mount, Namespace, Pids,
+    Process, Resources, Rlimit, Root, Spec, ThrottleDevice, User, WeightDevice, OCI_VERSION,
 };
 
 use crate::caps;
@@ -24,27 +24,9 @@ pub const INIT_PATH_IN_CONTAINER: &str = "/sbin/docker-init";
 pub const DEFAULT_SHM_SIZE: i64 = 64 << 20;
 
 /// The paths Docker masks (bind-mounts over with /dev/null or an empty read-only tmpfs).
-pub const MASKED_PATHS: [&str; 11] = [
-    "/proc/asound",
-    "/proc/acpi",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/proc/scsi",
-    "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-];
+pub use berth_spec::defaults::MASKED_PATHS;
 /// The paths Docker makes read-only.
-pub const READONLY_PATHS: [&str; 5] = [
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+pub use berth_spec::defaults::READONLY_PATHS;
 
 /// Everything [`generate`] needs besides the Docker configuration.
 #[derive(Debug, Clone, Default)]
@@ -94,16 +76,6 @@ pub struct GenerateInput {
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
-}
-
-fn mount(dest: &str, typ: &str, src: &str, opts: &[&str]) -> Mount {
-    Mount {
-        destination: dest.into(),
-        typ: Some(typ.into()),
-        source: Some(src.into()),
-        options: s(opts),
-        ..Default::default()
-    }
 }
 
 fn bind(dest: &str, src: &str, opts: Vec<String>) -> Mount {
@@ -340,51 +312,13 @@ pub fn generate(input: &GenerateInput) -> Result<Spec> {
         .map(|m| m.destination.as_str())
         .collect();
     let user_dev = user_dests.contains(&"/dev");
-    let sys_ro = if privileged { "rw" } else { "ro" };
-    let cg_ro = if privileged || sec.writable_cgroups {
-        "rw"
-    } else {
-        "ro"
-    };
     let mut mounts = vec![
-        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"]),
-        mount(
-            "/dev",
-            "tmpfs",
-            "tmpfs",
-            &["nosuid", "strictatime", "mode=755", "size=65536k"],
-        ),
-        mount(
-            "/dev/pts",
-            "devpts",
-            "devpts",
-            &[
-                "nosuid",
-                "noexec",
-                "newinstance",
-                "ptmxmode=0666",
-                "mode=0620",
-                "gid=5",
-            ],
-        ),
-        mount(
-            "/sys",
-            "sysfs",
-            "sysfs",
-            &["nosuid", "noexec", "nodev", sys_ro],
-        ),
-        mount(
-            "/sys/fs/cgroup",
-            "cgroup",
-            "cgroup",
-            &["nosuid", "noexec", "nodev", "relatime", cg_ro],
-        ),
-        mount(
-            "/dev/mqueue",
-            "mqueue",
-            "mqueue",
-            &["nosuid", "noexec", "nodev"],
-        ),
+        defaults::proc_mount(&["nosuid", "noexec", "nodev"]),
+        defaults::dev_mount(),
+        defaults::devpts_mount(),
+        defaults::sysfs_mount(privileged),
+        defaults::cgroup_mount(privileged || sec.writable_cgroups),
+        defaults::mqueue_mount(),
     ];
     let shm_size = match host.shm_size {
         Some(v) if v > 0 => v,
@@ -405,19 +339,7 @@ pub fn generate(input: &GenerateInput) -> Result<Spec> {
             "/proc/{}/root/dev/shm",
             pid_of(input, r)?
         ))),
-        _ => mounts.push(Mount {
-            destination: "/dev/shm".into(),
-            typ: Some("tmpfs".into()),
-            source: Some("shm".into()),
-            options: vec![
-                "nosuid".into(),
-                "noexec".into(),
-                "nodev".into(),
-                "mode=1777".into(),
-                format!("size={shm_size}"),
-            ],
-            ..Default::default()
-        }),
+        _ => mounts.push(defaults::shm_mount(&shm_size.to_string())),
     }
     mounts.retain(|m| {
         let replaced = user_dests.contains(&m.destination.as_str());
