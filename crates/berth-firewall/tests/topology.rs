@@ -198,8 +198,13 @@ fn serve_udp(ns: Option<&'static str>, port: u16, tag: &'static str) {
     rx.recv().expect("responder started");
 }
 
-/// Connects from `ns` to `addr:port` and returns the listener's line, or the error.
-fn tcp_get(ns: Option<&'static str>, addr: Ipv4Addr, port: u16) -> Result<String, String> {
+/// Connects from `ns` to `addr:port`, in a thread, and returns the listener's line, or
+/// the error.
+fn tcp_probe(
+    ns: Option<&'static str>,
+    addr: Ipv4Addr,
+    port: u16,
+) -> thread::JoinHandle<Result<String, String>> {
     thread::spawn(move || {
         enter(ns);
         let target = SocketAddrV4::new(addr, port).into();
@@ -210,8 +215,11 @@ fn tcp_get(ns: Option<&'static str>, addr: Ipv4Addr, port: u16) -> Result<String
         s.read_to_string(&mut line).map_err(|e| e.to_string())?;
         Ok(line.trim().to_owned())
     })
-    .join()
-    .expect("client thread")
+}
+
+/// [`tcp_probe`], waited for.
+fn tcp_get(ns: Option<&'static str>, addr: Ipv4Addr, port: u16) -> Result<String, String> {
+    tcp_probe(ns, addr, port).join().expect("client thread")
 }
 
 /// Sends a datagram from `ns` to `addr:port` and returns the answer, or the error.
@@ -247,6 +255,19 @@ fn assert_reaches(what: &str, got: Result<String, String>, tag: &str, peer: Ipv4
 fn assert_blocked(what: &str, got: Result<String, String>) {
     if let Ok(line) = got {
         panic!("{what}: must not get through, but {line:?} answered");
+    }
+}
+
+/// Like [`assert_blocked`] for several TCP probes `(what, from, to, port)`, run at the same
+/// time (a blocked probe waits for its timeout).
+#[track_caller]
+fn assert_all_blocked(probes: &[(&str, Option<&'static str>, Ipv4Addr, u16)]) {
+    let running: Vec<_> = probes
+        .iter()
+        .map(|&(what, ns, addr, port)| (what, tcp_probe(ns, addr, port)))
+        .collect();
+    for (what, probe) in running {
+        assert_blocked(what, probe.join().expect("client thread"));
     }
 }
 
@@ -292,13 +313,58 @@ fn table_json(table: &str) -> Value {
     v
 }
 
-/// `iptables-save` of the nat and filter tables, without its timestamped comment lines.
-fn iptables_save() -> String {
-    run(&["iptables-save"])
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect()
+/// Whether iptables (Debian's is iptables-nft) is installed. It is not in setup.sh's list;
+/// without it the tests write the same tables with nft, as iptables-nft would.
+fn have_iptables() -> bool {
+    Command::new("iptables")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Another program's rules: a forward drop in `ip filter` and a DNAT of port 7777 to c2 in
+/// `ip nat`.
+fn install_foreign_rules() {
+    if have_iptables() {
+        run(&["iptables", "-A", "FORWARD", "-s", "10.96.0.9", "-j", "DROP"]);
+        let dnat = "-t nat -A PREROUTING -p tcp --dport 7777 -j DNAT --to-destination 10.98.0.3:80";
+        let mut args = vec!["iptables"];
+        args.extend(dnat.split(' '));
+        run(&args);
+        return;
+    }
+    eprintln!("iptables is not installed: writing its tables with nft instead");
+    let tables = "table ip filter {
+  chain FORWARD { type filter hook forward priority filter; policy accept; ip saddr 10.96.0.9 drop; }
+}
+table ip nat {
+  chain PREROUTING { type nat hook prerouting priority dstnat; policy accept; tcp dport 7777 dnat to 10.98.0.3:80; }
+}
+";
+    let mut nft = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("nft");
+    nft.stdin
+        .take()
+        .expect("stdin")
+        .write_all(tables.as_bytes())
+        .expect("write");
+    assert!(nft.wait().expect("nft").success(), "foreign tables");
+}
+
+/// The other program's rules, as text to compare (`iptables-save` without its timestamped
+/// comments, or nft's listing of the two tables).
+fn foreign_rules() -> String {
+    if have_iptables() {
+        return run(&["iptables-save"])
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+    }
+    run(&["nft", "list", "table", "ip", "filter"]) + &run(&["nft", "list", "table", "ip", "nat"])
 }
 
 /// How many rules of the table carry each comment (rules without one: key "").
@@ -409,9 +475,11 @@ fn traffic_follows_the_rules() {
     // …but no unpublished port, neither through the host address nor by routing straight
     // to the container (Docker 20.10 let this through), not even the published
     // container port itself.
-    assert_blocked("remote → host:81", tcp_get(Some("remote"), HOST, 81));
-    assert_blocked("remote → c1:81", tcp_get(Some("remote"), C1, 81));
-    assert_blocked("remote → c1:80", tcp_get(Some("remote"), C1, 80));
+    assert_all_blocked(&[
+        ("remote → host:81", Some("remote"), HOST, 81),
+        ("remote → c1:81", Some("remote"), C1, 81),
+        ("remote → c1:80", Some("remote"), C1, 80),
+    ]);
     // A port published on 127.0.0.1 only: the host reaches it on loopback, nobody on
     // another address.
     assert_reaches(
@@ -420,8 +488,10 @@ fn traffic_follows_the_rules() {
         "c2",
         GW_A,
     );
-    assert_blocked("host → 10.96.0.1:8081", tcp_get(None, HOST, 8081));
-    assert_blocked("remote → host:8081", tcp_get(Some("remote"), HOST, 8081));
+    assert_all_blocked(&[
+        ("host → 10.96.0.1:8081", None, HOST, 8081),
+        ("remote → host:8081", Some("remote"), HOST, 8081),
+    ]);
 
     // Containers of one network talk directly, with their own addresses.
     assert_reaches("c2 → c1:80", tcp_get(Some("c2"), C1, 80), "c1", C2);
@@ -447,34 +517,40 @@ fn traffic_follows_the_rules() {
         HOST,
     );
 
-    // Networks are isolated from each other, both ways.
-    assert_blocked("c1 → c3:80 (A → B)", tcp_get(Some("c1"), C3, 80));
-    assert_blocked("c3 → c1:80 (B → A)", tcp_get(Some("c3"), C1, 80));
-    // The internal network has no way out: not to the remote host, not through another
-    // network's published port.
-    assert_blocked(
-        "c3 → remote:9000 (internal)",
-        tcp_get(Some("c3"), REMOTE, 9000),
-    );
-    assert_blocked(
-        "c3 → host:8080 (internal → published)",
-        tcp_get(Some("c3"), HOST, 8080),
-    );
-    // The remote host cannot reach the internal network either.
-    assert_blocked("remote → c3:80", tcp_get(Some("remote"), C3, 80));
+    // Networks are isolated from each other, both ways. The internal network has no way
+    // out: not to the remote host, not through another network's published port; and the
+    // remote host cannot reach it either.
+    assert_all_blocked(&[
+        ("c1 → c3:80 (A → B)", Some("c1"), C3, 80),
+        ("c3 → c1:80 (B → A)", Some("c3"), C1, 80),
+        ("c3 → remote:9000 (internal)", Some("c3"), REMOTE, 9000),
+        (
+            "c3 → host:8080 (internal → published)",
+            Some("c3"),
+            HOST,
+            8080,
+        ),
+        ("remote → c3:80", Some("remote"), C3, 80),
+    ]);
 
     // CVE-2020-8558: with route_localnet=1 on the bridge, a container that sends to
     // 127.0.0.1 through the host must not reach the host's loopback services, nor ports
     // published on 127.0.0.1 only.
     route_loopback_via("c1", "10.98.0.1");
-    assert_blocked(
-        "c1 → 127.0.0.1:9999 via the host",
-        tcp_get(Some("c1"), Ipv4Addr::LOCALHOST, 9999),
-    );
-    assert_blocked(
-        "c1 → 127.0.0.1:8081 via the host",
-        tcp_get(Some("c1"), Ipv4Addr::LOCALHOST, 8081),
-    );
+    assert_all_blocked(&[
+        (
+            "c1 → 127.0.0.1:9999 via the host",
+            Some("c1"),
+            Ipv4Addr::LOCALHOST,
+            9999,
+        ),
+        (
+            "c1 → 127.0.0.1:8081 via the host",
+            Some("c1"),
+            Ipv4Addr::LOCALHOST,
+            8081,
+        ),
+    ]);
     // Control: without network A's raw rule the same probe gets through (so the probe is
     // real); add_network puts the rules back.
     run(&["nft", "flush", "chain", "ip", TABLE, "nets-raw"]);
@@ -535,14 +611,20 @@ fn traffic_follows_the_rules() {
 
     // Unpublishing: c1's ports stop answering, c2's stays.
     fw.remove_ports("c1").expect("unpublish c1");
-    assert_blocked(
-        "host → 127.0.0.1:8080 after remove_ports",
-        tcp_get(None, Ipv4Addr::LOCALHOST, 8080),
-    );
-    assert_blocked(
-        "remote → host:8080 after remove_ports",
-        tcp_get(Some("remote"), HOST, 8080),
-    );
+    assert_all_blocked(&[
+        (
+            "host → 127.0.0.1:8080 after remove_ports",
+            None,
+            Ipv4Addr::LOCALHOST,
+            8080,
+        ),
+        (
+            "remote → host:8080 after remove_ports",
+            Some("remote"),
+            HOST,
+            8080,
+        ),
+    ]);
     assert_reaches(
         "host → 127.0.0.1:8081 after c1's removal",
         tcp_get(None, Ipv4Addr::LOCALHOST, 8081),
@@ -584,27 +666,12 @@ fn reconcile_rebuilds_exactly_and_remove_all_leaves_nothing() {
         return;
     }
     topology();
-    // Another program's rules, through iptables-nft (tables ip filter and ip nat, at the
-    // same hooks as berth's): they must survive everything, and both NATs must work.
-    run(&["iptables", "-A", "FORWARD", "-s", "10.96.0.9", "-j", "DROP"]);
-    run(&[
-        "iptables",
-        "-t",
-        "nat",
-        "-A",
-        "PREROUTING",
-        "-p",
-        "tcp",
-        "--dport",
-        "7777",
-        "-j",
-        "DNAT",
-        "--to-destination",
-        "10.98.0.3:80",
-    ]);
-    let foreign_before = iptables_save();
+    // Another program's rules (tables ip filter and ip nat, at the same hooks as berth's):
+    // they must survive everything, and both NATs must work.
+    install_foreign_rules();
+    let foreign_before = foreign_rules();
     assert!(
-        foreign_before.contains("--dport 7777 -j DNAT") && foreign_before.contains("-j DROP"),
+        foreign_before.contains("7777") && foreign_before.contains("10.96.0.9"),
         "{foreign_before}"
     );
     serve_tcp(Some("c1"), Ipv4Addr::UNSPECIFIED, 80, "c1");
@@ -695,20 +762,26 @@ fn reconcile_rebuilds_exactly_and_remove_all_leaves_nothing() {
         "c1",
         GW_A,
     );
-    assert_blocked(
-        "c3 → host:8080 (B internal after reconcile)",
-        tcp_get(Some("c3"), HOST, 8080),
-    );
-    assert_blocked(
-        "c3 → remote (B internal after reconcile)",
-        tcp_get(Some("c3"), REMOTE, 9000),
-    );
+    assert_all_blocked(&[
+        (
+            "c3 → host:8080 (B internal after reconcile)",
+            Some("c3"),
+            HOST,
+            8080,
+        ),
+        (
+            "c3 → remote (B internal after reconcile)",
+            Some("c3"),
+            REMOTE,
+            9000,
+        ),
+    ]);
 
     // Reconcile to nothing: an empty skeleton.
     fw.reconcile(&[], &[]).expect("reconcile to empty");
     assert_eq!(table_json(TABLE), empty);
 
-    assert_eq!(iptables_save(), foreign_before);
+    assert_eq!(foreign_rules(), foreign_before);
     fw.remove_all().expect("remove_all");
     fw.remove_all().expect("remove_all twice");
     let ruleset = run(&["nft", "list", "ruleset"]);
@@ -716,7 +789,7 @@ fn reconcile_rebuilds_exactly_and_remove_all_leaves_nothing() {
         !ruleset.contains(&format!("table ip {TABLE} ")),
         "{ruleset}"
     );
-    assert_eq!(iptables_save(), foreign_before);
+    assert_eq!(foreign_rules(), foreign_before);
     assert!(fw.published().expect("published of no table").is_empty());
     assert!(fw.remove_ports("c1").is_ok() && fw.remove_network("neta").is_ok());
 }
