@@ -47,7 +47,7 @@
 //! MAPS; concatenations:
 //! <https://wiki.nftables.org/wiki-nftables/index.php/Concatenations>). So starting a
 //! container adds elements and stopping it deletes them, whatever the number of ports, and
-//! a lookup costs the same for 1 or 10,000 ports. `fib daddr type local` limits DNAT to
+//! a packet costs one hash lookup however many ports are published. `fib daddr type local` limits DNAT to
 //! packets addressed to the host itself, as Docker's `--dst-type LOCAL`. The same lookup
 //! runs in `nat-output`, so the host's own connections, to `127.0.0.1:PORT` too, reach the
 //! container with no proxy process.
@@ -80,6 +80,9 @@
 //!   is on); `oifname B ct status dnat accept` (not internal: published ports);
 //!   `oifname B drop`: anything else into a container is dropped (other networks, and
 //!   hosts that route to `S`, which Docker 20.10 let reach every port, moby#45610).
+//!
+//! An internal network gets no NAT and no `ct status dnat accept`: ports published for its
+//! containers stay unreachable (Docker does not publish them either).
 //!
 //! Egress runs before ingress because an internal network's drop must win over another
 //! network's accept of a DNATed packet; within each chain the rules of different networks
