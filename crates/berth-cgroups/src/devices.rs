@@ -300,29 +300,13 @@ fn parse_list(text: &str) -> Option<Vec<DeviceException>> {
 mod tests {
     use super::*;
 
-    pub(crate) fn rule(
-        allow: bool,
-        typ: &str,
-        major: Option<i64>,
-        minor: Option<i64>,
-        access: &str,
-    ) -> DeviceRule {
-        DeviceRule {
-            allow,
-            typ: Some(typ.into()),
-            major,
-            minor,
-            access: Some(access.into()),
-        }
-    }
-
     #[test]
     fn docker_style_list() {
         let rules = vec![
-            rule(false, "a", None, None, "rwm"),
-            rule(true, "c", Some(1), Some(3), "rwm"),
-            rule(true, "c", Some(136), None, "rw"),
-            rule(true, "c", None, None, "m"),
+            DeviceRule::new(false, "a", None, None, "rwm"),
+            DeviceRule::new(true, "c", Some(1), Some(3), "rwm"),
+            DeviceRule::new(true, "c", Some(136), None, "rw"),
+            DeviceRule::new(true, "c", None, None, "m"),
         ];
         let s = DeviceRules::from_spec(&rules).expect("valid");
         assert!(!s.default_allow);
@@ -341,12 +325,12 @@ mod tests {
     #[test]
     fn later_rules_narrow_and_widen_exceptions() {
         let rules = vec![
-            rule(false, "a", None, None, ""),
-            rule(true, "c", Some(1), Some(3), "r"),
-            rule(true, "c", Some(1), Some(3), "w"),
-            rule(false, "c", Some(1), Some(3), "r"),
-            rule(true, "b", Some(8), Some(0), "rw"),
-            rule(false, "b", Some(8), Some(0), "rwm"),
+            DeviceRule::new(false, "a", None, None, ""),
+            DeviceRule::new(true, "c", Some(1), Some(3), "r"),
+            DeviceRule::new(true, "c", Some(1), Some(3), "w"),
+            DeviceRule::new(false, "c", Some(1), Some(3), "r"),
+            DeviceRule::new(true, "b", Some(8), Some(0), "rw"),
+            DeviceRule::new(false, "b", Some(8), Some(0), "rwm"),
         ];
         let s = DeviceRules::from_spec(&rules).expect("valid");
         assert_eq!(s.describe(), "deny all, except c 1:3 w");
@@ -355,8 +339,8 @@ mod tests {
     #[test]
     fn wildcard_rule_resets() {
         let rules = vec![
-            rule(true, "c", Some(1), Some(3), "rwm"),
-            rule(false, "c", Some(1), Some(5), "r"),
+            DeviceRule::new(true, "c", Some(1), Some(3), "rwm"),
+            DeviceRule::new(false, "c", Some(1), Some(5), "r"),
         ];
         let s = DeviceRules::from_spec(&rules).expect("valid");
         assert!(s.default_allow);
@@ -374,9 +358,9 @@ mod tests {
     #[test]
     fn updates_between_whitelists_write_only_the_difference() {
         let rules = vec![
-            rule(false, "a", None, None, "rwm"),
-            rule(true, "c", Some(1), Some(3), "rw"),
-            rule(true, "c", Some(136), None, "rwm"),
+            DeviceRule::new(false, "a", None, None, "rwm"),
+            DeviceRule::new(true, "c", Some(1), Some(3), "rw"),
+            DeviceRule::new(true, "c", Some(136), None, "rwm"),
         ];
         let s = DeviceRules::from_spec(&rules).expect("valid");
         assert_eq!(
@@ -405,13 +389,14 @@ mod tests {
 
     #[test]
     fn bad_rules_name_the_field() {
-        let e = DeviceRules::from_spec(&[rule(true, "x", None, None, "r")]).expect_err("bad type");
+        let e = DeviceRules::from_spec(&[DeviceRule::new(true, "x", None, None, "r")])
+            .expect_err("bad type");
         assert!(e.to_string().contains("devices[0].type"), "{e}");
-        let e =
-            DeviceRules::from_spec(&[rule(true, "c", None, None, "rx")]).expect_err("bad access");
+        let e = DeviceRules::from_spec(&[DeviceRule::new(true, "c", None, None, "rx")])
+            .expect_err("bad access");
         assert!(e.to_string().contains("devices[0].access"), "{e}");
-        let e =
-            DeviceRules::from_spec(&[rule(true, "c", Some(-5), None, "r")]).expect_err("bad major");
+        let e = DeviceRules::from_spec(&[DeviceRule::new(true, "c", Some(-5), None, "r")])
+            .expect_err("bad major");
         assert!(e.to_string().contains("devices[0].major"), "{e}");
     }
 }

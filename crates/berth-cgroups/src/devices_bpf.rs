@@ -196,12 +196,8 @@ mod tests {
     fn rules(list: &[Rule<'_>]) -> DeviceRules {
         let rules: Vec<DeviceRule> = list
             .iter()
-            .map(|&(allow, t, major, minor, access)| DeviceRule {
-                allow,
-                typ: Some(t.into()),
-                major,
-                minor,
-                access: Some(access.into()),
+            .map(|&(allow, t, major, minor, access)| {
+                DeviceRule::new(allow, t, major, minor, access)
             })
             .collect();
         DeviceRules::from_spec(&rules).expect("valid rules")

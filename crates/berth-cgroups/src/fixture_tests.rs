@@ -240,17 +240,10 @@ fn v1_devices_reset_then_list_exceptions() {
         "devices/berth/x",
         &[("devices.allow", ""), ("devices.deny", "")],
     );
-    let rule = |allow, t: &str, major, minor| DeviceRule {
-        allow,
-        typ: Some(t.into()),
-        major,
-        minor,
-        access: Some("rwm".into()),
-    };
     let r = Resources {
         devices: vec![
-            rule(false, "a", None, None),
-            rule(true, "c", Some(1), Some(3)),
+            DeviceRule::new(false, "a", None, None, "rwm"),
+            DeviceRule::new(true, "c", Some(1), Some(3), "rwm"),
         ],
         ..Default::default()
     };

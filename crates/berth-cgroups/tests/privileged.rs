@@ -468,29 +468,13 @@ fn v2_view_process_lifecycle() -> Result<()> {
     }
 }
 
-fn rule(
-    allow: bool,
-    typ: &str,
-    major: Option<i64>,
-    minor: Option<i64>,
-    access: &str,
-) -> DeviceRule {
-    DeviceRule {
-        allow,
-        typ: Some(typ.into()),
-        major,
-        minor,
-        access: Some(access.into()),
-    }
-}
-
 /// Denies /dev/null (1:3) while allowing /dev/zero (1:5), then allows both with an update.
 fn devices(f: &mut Fixture) -> Result<()> {
     f.cg.create()?;
     let deny_null = Resources {
         devices: vec![
-            rule(false, "a", None, None, "rwm"),
-            rule(true, "c", Some(1), Some(5), "rwm"),
+            DeviceRule::new(false, "a", None, None, "rwm"),
+            DeviceRule::new(true, "c", Some(1), Some(5), "rwm"),
         ],
         ..Default::default()
     };
@@ -509,7 +493,8 @@ fn devices(f: &mut Fixture) -> Result<()> {
     }
 
     let mut both = deny_null.clone();
-    both.devices.push(rule(true, "c", Some(1), Some(3), "rw"));
+    both.devices
+        .push(DeviceRule::new(true, "c", Some(1), Some(3), "rw"));
     f.cg.apply(&both)?;
     assert_eq!(step.ask()?, "null=ok zero=ok");
     if f.is_v1("devices") {

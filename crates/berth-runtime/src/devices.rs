@@ -7,14 +7,7 @@ use rustix::fs::{Mode, OFlags};
 use std::os::fd::OwnedFd;
 
 /// The devices every container gets (runtime-spec config-linux.md "Default Devices").
-pub const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
-    ("/dev/null", 1, 3),
-    ("/dev/zero", 1, 5),
-    ("/dev/full", 1, 7),
-    ("/dev/random", 1, 8),
-    ("/dev/urandom", 1, 9),
-    ("/dev/tty", 5, 0),
-];
+pub use berth_spec::defaults::DEFAULT_DEVICES;
 
 /// Creates the spec's devices, plus the default ones when `/dev` is not the host's.
 pub fn create(root: &OwnedFd, devices: &[Device], defaults: bool, userns: bool) -> Result<()> {

@@ -499,33 +499,25 @@ fn shares_mount_ns(spec: &Spec) -> bool {
 
 /// The resources applied at create: the spec's, with the device rules every container
 /// needs appended when the spec restricts devices at all (as runc does): mknod of any
-/// node, the default devices, pty slaves, and each device the spec creates.
+/// node, the default devices, pty slaves
+/// ([`berth_spec::defaults::default_device_allowlist`]), and each device the spec creates.
 fn effective_resources(linux: &berth_spec::Linux) -> Option<Resources> {
     let mut r = linux.resources.clone()?;
     if r.devices.is_empty() {
         return Some(r);
     }
-    let rule =
-        |typ: &str, major: Option<i64>, minor: Option<i64>, access: &str| berth_spec::DeviceRule {
-            allow: true,
-            typ: Some(typ.into()),
-            major,
-            minor,
-            access: Some(access.into()),
-        };
-    r.devices.push(rule("c", None, None, "m"));
-    r.devices.push(rule("b", None, None, "m"));
-    for (_, major, minor) in crate::devices::DEFAULT_DEVICES {
-        r.devices.push(rule("c", Some(major), Some(minor), "rwm"));
-    }
-    r.devices.push(rule("c", Some(5), Some(1), "rwm"));
-    r.devices.push(rule("c", Some(5), Some(2), "rwm"));
-    r.devices.push(rule("c", Some(136), None, "rwm"));
+    r.devices
+        .extend(berth_spec::defaults::default_device_allowlist());
     for d in &linux.devices {
         let typ = if d.typ == "u" { "c" } else { d.typ.as_str() };
         if typ != "p" {
-            r.devices
-                .push(rule(typ, Some(d.major), Some(d.minor), "rwm"));
+            r.devices.push(berth_spec::DeviceRule::new(
+                true,
+                typ,
+                Some(d.major),
+                Some(d.minor),
+                "rwm",
+            ));
         }
     }
     Some(r)

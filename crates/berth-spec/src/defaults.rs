@@ -3,9 +3,11 @@
 //! capabilities. `berth-runtime spec` and the test bundles start from it.
 //!
 //! Its pieces are public, for `berth-specgen`'s Docker-style configs to use the same:
-//! [`MASKED_PATHS`] and [`READONLY_PATHS`] (Docker's lists; runc's are the same paths), and
+//! [`MASKED_PATHS`] and [`READONLY_PATHS`] (Docker's lists; runc's are the same paths),
 //! one constructor per standard mount ([`proc_mount`], [`dev_mount`], [`devpts_mount`],
-//! [`shm_mount`], [`mqueue_mount`], [`sysfs_mount`], [`cgroup_mount`]). What differs
+//! [`shm_mount`], [`mqueue_mount`], [`sysfs_mount`], [`cgroup_mount`]), and the devices
+//! ([`DEFAULT_DEVICES`], [`deny_all_devices`], [`default_device_allowlist`], which the
+//! runtime appends to any spec that restricts devices, as runc does). What differs
 //! between the two (the options of `/proc`, the size of `/dev/shm`, read-write `/sys` when
 //! privileged, the order of the list) stays with each caller.
 
@@ -126,6 +128,48 @@ pub fn cgroup_mount(writable: bool) -> Mount {
     )
 }
 
+/// The devices every container gets, as `(path, major, minor)` character devices
+/// (runtime-spec config-linux.md "Default Devices"; `/dev/console` and `/dev/ptmx` are
+/// set up otherwise).
+pub const DEFAULT_DEVICES: [(&str, i64, i64); 6] = [
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+/// The device cgroup rule that denies every device; a list of rules starting with it
+/// allows only what follows.
+pub fn deny_all_devices() -> DeviceRule {
+    DeviceRule {
+        allow: false,
+        access: Some("rwm".into()),
+        ..Default::default()
+    }
+}
+
+/// The device cgroup rules every container needs (runc's allowed devices): creating any
+/// node (`m`; opening it stays denied), the [`DEFAULT_DEVICES`], `/dev/console` (5:1),
+/// `/dev/ptmx` (5:2) and the pty slaves (136:*).
+///
+/// Unlike Docker's, it does not allow `/dev/net/tun` (10:200): creating tunnels needs
+/// `CAP_NET_ADMIN`, and a container that has it can be given the device explicitly.
+pub fn default_device_allowlist() -> Vec<DeviceRule> {
+    let mut v = vec![
+        DeviceRule::new(true, "c", None, None, "m"),
+        DeviceRule::new(true, "b", None, None, "m"),
+    ];
+    for (_, major, minor) in DEFAULT_DEVICES {
+        v.push(DeviceRule::new(true, "c", Some(major), Some(minor), "rwm"));
+    }
+    v.push(DeviceRule::new(true, "c", Some(5), Some(1), "rwm"));
+    v.push(DeviceRule::new(true, "c", Some(5), Some(2), "rwm"));
+    v.push(DeviceRule::new(true, "c", Some(136), None, "rwm"));
+    v
+}
+
 fn rw(writable: bool) -> &'static str {
     if writable {
         "rw"
@@ -162,11 +206,7 @@ pub fn default_spec(rootless: Option<(u32, u32)>) -> Spec {
         readonly_paths: s(&READONLY_PATHS),
         namespaces: Vec::new(),
         resources: Some(crate::Resources {
-            devices: vec![crate::DeviceRule {
-                allow: false,
-                access: Some("rwm".into()),
-                ..Default::default()
-            }],
+            devices: vec![deny_all_devices()],
             ..Default::default()
         }),
         ..Default::default()

@@ -157,6 +157,27 @@ pub struct DeviceRule {
     pub access: Option<String>,
 }
 
+impl DeviceRule {
+    /// A rule for devices of type `typ` (`a`, `c` or `b`) and number `major:minor` (`None`
+    /// is `*`), e.g. `DeviceRule::new(true, "c", Some(1), Some(3), "rwm")` allows
+    /// `/dev/null`.
+    pub fn new(
+        allow: bool,
+        typ: &str,
+        major: Option<i64>,
+        minor: Option<i64>,
+        access: &str,
+    ) -> DeviceRule {
+        DeviceRule {
+            allow,
+            typ: Some(typ.into()),
+            major,
+            minor,
+            access: Some(access.into()),
+        }
+    }
+}
+
 /// Memory limits, in bytes; -1 means unlimited.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -6,51 +6,18 @@ use std::path::Path;
 
 use berth_model::docker::DeviceMapping;
 use berth_model::{Error, Result};
-use berth_spec::{Device, DeviceRule};
-
-fn rule(
-    allow: bool,
-    typ: &str,
-    major: Option<i64>,
-    minor: Option<i64>,
-    access: &str,
-) -> DeviceRule {
-    DeviceRule {
-        allow,
-        typ: Some(typ.into()),
-        major,
-        minor,
-        access: Some(access.into()),
-    }
-}
+use berth_spec::{defaults, Device, DeviceRule};
 
 /// The cgroup device rules of an unprivileged container: deny everything, then allow
 /// creating any node (`m`; opening it stays denied), the standard character devices
-/// (null, zero, full, random, urandom, tty, console, ptmx) and pty slaves.
+/// (null, zero, full, random, urandom, tty, console, ptmx) and pty slaves
+/// ([`defaults::default_device_allowlist`]).
 ///
 /// Unlike Docker, `/dev/net/tun` (10:200) is not allowed: creating tunnels needs
 /// `CAP_NET_ADMIN`, and a container that has it can ask for the device with `--device`.
 pub fn default_device_rules() -> Vec<DeviceRule> {
-    let mut v = vec![DeviceRule {
-        allow: false,
-        access: Some("rwm".into()),
-        ..Default::default()
-    }];
-    v.push(rule(true, "c", None, None, "m"));
-    v.push(rule(true, "b", None, None, "m"));
-    for (major, minor) in [
-        (1, 3),
-        (1, 5),
-        (1, 7),
-        (1, 8),
-        (1, 9),
-        (5, 0),
-        (5, 1),
-        (5, 2),
-    ] {
-        v.push(rule(true, "c", Some(major), Some(minor), "rwm"));
-    }
-    v.push(rule(true, "c", Some(136), None, "rwm"));
+    let mut v = vec![defaults::deny_all_devices()];
+    v.extend(defaults::default_device_allowlist());
     v
 }
 
@@ -75,7 +42,7 @@ pub fn parse_cgroup_rule(text: &str) -> Result<DeviceRule> {
     if access.is_empty() || access.len() > 3 || !access.chars().all(|c| "rwm".contains(c)) {
         return Err(bad());
     }
-    Ok(rule(true, typ, num(ma)?, num(mi)?, access))
+    Ok(DeviceRule::new(true, typ, num(ma)?, num(mi)?, access))
 }
 
 fn device_of(path: &Path, in_container: &str) -> Option<Device> {
@@ -163,7 +130,7 @@ pub fn mapped_devices(d: &DeviceMapping) -> Result<(Vec<Device>, Vec<DeviceRule>
     }
     let rules = devices
         .iter()
-        .map(|dev| rule(true, &dev.typ, Some(dev.major), Some(dev.minor), perms))
+        .map(|dev| DeviceRule::new(true, &dev.typ, Some(dev.major), Some(dev.minor), perms))
         .collect();
     Ok((devices, rules))
 }
