@@ -528,6 +528,12 @@ ck_err "name conflict: message" "Conflict. The container name \"/$P-ps\" is alre
     "${RUN[@]}" -d --name "$P-ps" busybox true
 ck_rc "name conflict: exit code 125" 125 "${RUN[@]}" -d --name "$P-ps" busybox true
 ck_rc "run: a command that does not exist: exit code 127" 127 "${RUN[@]}" --rm busybox /no/such/cmd
+# A program that exists but cannot be executed (a dynamic binary without its loader in the
+# image): the start fails after the container was created; --rm still ends and removes it.
+dyn_bin=$(command -v env)
+ck_rc "run --rm: a binary whose loader is missing: exit code 127" 127 \
+    "${RUN[@]}" --rm --name "$P-noloader" -v "$dyn_bin:/x/env:ro" busybox /x/env
+ck_err "run --rm: the failed container is gone" "No such container" "${D[@]}" inspect --type container "$P-noloader"
 ck_err "start nosuch" "No such container" "${D[@]}" start "nosuch-$id"
 "${D[@]}" create --pull never --label "$L" --network none --name "$P-user" "$P-committed:v1" >/dev/null 2>&1
 ck_err "rmi: an image a container uses is refused" "must force" "${D[@]}" rmi "$P-committed:v1"

@@ -56,19 +56,24 @@ impl Engine {
             )));
         }
         let wait_start = wait_start || self.has_pending_attach(c);
-        match self.start_inner(&rec, wait_start).await {
-            Ok(pid) => {
-                if wait_start {
-                    self.connect_pending(c).await;
-                    let run = self.run_dir(&rec.id);
-                    if let Err(e) =
-                        shim::call::<berth_shim::protocol::Empty>(&run, &Request::Start).await
-                    {
+        let started = match self.start_inner(&rec, wait_start).await {
+            Ok(pid) if wait_start => {
+                self.connect_pending(c).await;
+                let run = self.run_dir(&rec.id);
+                match shim::call::<berth_shim::protocol::Empty>(&run, &Request::Start).await {
+                    Ok(_) => Ok(pid),
+                    // The process could not be started (e.g. its binary cannot be
+                    // executed): undo the launch, then fail like any other start.
+                    Err(e) => {
                         self.abort_launch(&rec).await;
-                        self.teardown(&rec).await;
-                        return Err(e);
+                        Err(e)
                     }
                 }
+            }
+            other => other,
+        };
+        match started {
+            Ok(pid) => {
                 c.update(|r| {
                     r.state.status = "running".into();
                     r.state.pid = i64::from(pid);
@@ -89,11 +94,12 @@ impl Engine {
                 Ok(())
             }
             Err(e) => {
-                let code = if e.message.contains("executable file not found")
-                    || e.message.contains("no such file or directory")
+                let message = e.message.to_ascii_lowercase();
+                let code = if message.contains("executable file not found")
+                    || message.contains("no such file or directory")
                 {
                     127
-                } else if e.message.contains("permission denied") {
+                } else if message.contains("permission denied") {
                     126
                 } else {
                     128

@@ -133,7 +133,17 @@ pub fn exec(mut f: Final) -> Error {
         }
     }
     let err = cmd.exec();
-    Error::sys(format!("exec {}", f.exe.display()), err)
+    let exe = f.exe.display();
+    // Worded as runc words them: engines map "no such file or directory" to exit 127 and
+    // "permission denied" to 126. ENOENT here, for a file that exists, means its ELF
+    // interpreter (or a script's `#!` program) is missing in the container.
+    match err.raw_os_error() {
+        Some(libc::ENOENT) => Error::NotFound(format!(
+            "exec {exe:?}: no such file or directory (the program or its interpreter is missing)"
+        )),
+        Some(libc::EACCES) => Error::Invalid(format!("exec {exe:?}: permission denied")),
+        _ => Error::sys(format!("exec {exe}"), err),
+    }
 }
 
 fn prepare(f: &mut Final) -> Result<()> {
