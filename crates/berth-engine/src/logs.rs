@@ -74,27 +74,7 @@ pub fn read_existing(log: &Path, opts: &LogOptions) -> (Vec<LogFrame>, u64) {
         let Ok(file) = std::fs::File::open(path) else {
             continue;
         };
-        let mut reader = BufReader::new(file);
-        let mut line = String::new();
-        let mut offset = 0u64;
-        loop {
-            line.clear();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if !line.ends_with('\n') {
-                        // A line the shim is still writing: follow picks it up.
-                        break;
-                    }
-                    offset += n as u64;
-                    if let Some((f, t)) = parse_line(line.trim_end_matches('\n')) {
-                        if wanted(opts, &f, t) {
-                            out.push(f);
-                        }
-                    }
-                }
-            }
-        }
+        let offset = read_lines(BufReader::new(file), opts, &mut out);
         if i == last {
             pos = offset;
         }
@@ -192,9 +172,16 @@ fn read_from(file: &mut std::fs::File, pos: u64, opts: &LogOptions) -> (Vec<LogF
     if file.seek(SeekFrom::Start(pos)).is_err() {
         return (out, pos);
     }
-    let mut reader = BufReader::new(file);
+    let read = read_lines(BufReader::new(file), opts, &mut out);
+    (out, pos + read)
+}
+
+/// Appends the wanted frames of the complete lines of `reader` to `out`, and returns the
+/// bytes those lines take. It stops at the end, at an error, or at a last line without its
+/// newline: one the shim is still writing, which a follower reads once it is whole.
+fn read_lines(mut reader: impl BufRead, opts: &LogOptions, out: &mut Vec<LogFrame>) -> u64 {
     let mut line = String::new();
-    let mut at = pos;
+    let mut read = 0u64;
     loop {
         line.clear();
         match reader.read_line(&mut line) {
@@ -203,7 +190,7 @@ fn read_from(file: &mut std::fs::File, pos: u64, opts: &LogOptions) -> (Vec<LogF
                 if !line.ends_with('\n') {
                     break;
                 }
-                at += n as u64;
+                read += n as u64;
                 if let Some((f, t)) = parse_line(line.trim_end_matches('\n')) {
                     if wanted(opts, &f, t) {
                         out.push(f);
@@ -212,7 +199,7 @@ fn read_from(file: &mut std::fs::File, pos: u64, opts: &LogOptions) -> (Vec<LogF
             }
         }
     }
-    (out, at)
+    read
 }
 
 #[cfg(test)]
