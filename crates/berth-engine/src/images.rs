@@ -29,6 +29,15 @@ pub fn map_err(e: berth_image::Error) -> Error {
     Error::new(kind, e.to_string())
 }
 
+/// [`map_err`] for an operation on the image `name`, except that `name` not resolving is
+/// Docker's `No such image: <name>`.
+fn map_name_err(name: &str) -> impl Fn(berth_image::Error) -> Error + '_ {
+    move |e| match e.kind {
+        berth_image::ErrorKind::NotFound => Error::not_found(format!("No such image: {name}")),
+        _ => map_err(e),
+    }
+}
+
 /// What a container needs of its image.
 #[derive(Debug, Clone)]
 pub struct ImageInfo {
@@ -176,12 +185,7 @@ impl Images {
         let store = self.store.clone();
         let name = name.to_string();
         blocking(move || {
-            let id = store.resolve(&name).map_err(|e| match e.kind {
-                berth_image::ErrorKind::NotFound => {
-                    Error::not_found(format!("No such image: {name}"))
-                }
-                _ => map_err(e),
-            })?;
+            let id = store.resolve(&name).map_err(map_name_err(&name))?;
             let img = store.image(&id).map_err(map_err)?;
             Ok(ImageInfo {
                 id: id.to_string(),
@@ -367,12 +371,7 @@ impl Images {
         let store = self.store.clone();
         let name = name.to_string();
         blocking(move || {
-            let items = store.history(&name).map_err(|e| match e.kind {
-                berth_image::ErrorKind::NotFound => {
-                    Error::not_found(format!("No such image: {name}"))
-                }
-                _ => map_err(e),
-            })?;
+            let items = store.history(&name).map_err(map_name_err(&name))?;
             Ok(items
                 .into_iter()
                 .map(|h| docker::ImageHistoryResponseItem {
@@ -564,12 +563,7 @@ impl Engine {
             };
             store
                 .remove(&name, force, noprune, &in_use)
-                .map_err(|e| match e.kind {
-                    berth_image::ErrorKind::NotFound => {
-                        Error::not_found(format!("No such image: {name}"))
-                    }
-                    _ => map_err(e),
-                })
+                .map_err(map_name_err(&name))
         })
         .await?;
         Ok(items.into_iter().map(|i| self.delete_item(i)).collect())
