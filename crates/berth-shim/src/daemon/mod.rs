@@ -22,7 +22,6 @@ use runtime::{read_pid, Runtime, Stdio3};
 use server::Shim;
 use std::io::Write;
 use std::os::unix::net::UnixListener;
-use std::process::Stdio;
 
 /// Read size for every stream (Docker copies with 32 KiB buffers).
 const BUF: usize = 32 * 1024;
@@ -177,28 +176,7 @@ fn launch(args: Args) -> Result<Shim, String> {
         console = Some(UnixListener::bind(CONSOLE_SOCK).map_err(|e| sys("bind console.sock", e))?);
         Stdio3::quiet().map_err(|e| sys("make a pipe", e))?
     } else {
-        let (out_r, out_w) = fdio::pipe().map_err(|e| sys("make a pipe", e))?;
-        let (err_r, err_w) = fdio::pipe().map_err(|e| sys("make a pipe", e))?;
-        let stdin = if args.stdin {
-            let (r, w) = fdio::pipe().map_err(|e| sys("make a pipe", e))?;
-            fdio::set_nonblocking(&w).map_err(|e| sys("set O_NONBLOCK", e))?;
-            io.stdin = Some(w);
-            Stdio::from(r)
-        } else {
-            Stdio::null()
-        };
-        for fd in [&out_r, &err_r] {
-            fdio::set_nonblocking(fd).map_err(|e| sys("set O_NONBLOCK", e))?;
-        }
-        let err_read = err_r.try_clone().map_err(|e| sys("dup", e))?;
-        io.stdout = Some(out_r);
-        io.stderr = Some(err_r);
-        Stdio3 {
-            stdin,
-            stdout: Stdio::from(out_w),
-            stderr: Stdio::from(err_w),
-            err_read,
-        }
+        Stdio3::pipes(args.stdin, &mut io).map_err(|(what, e)| sys(what, e))?
     };
     let created = rt.create(
         &args.bundle,

@@ -10,7 +10,6 @@ use berth_shim::protocol::{
     State,
 };
 use std::os::unix::net::UnixListener;
-use std::process::Stdio;
 
 impl Shim {
     fn running(&self) -> bool {
@@ -253,32 +252,7 @@ impl Shim {
         } else if detach {
             Stdio3::quiet().map_err(|e| sys("make a pipe", e))?
         } else {
-            let pipe = || -> std::io::Result<_> {
-                let (r, w) = fdio::pipe()?;
-                Ok((r, w))
-            };
-            let (out_r, out_w) = pipe().map_err(|e| sys("make a pipe", e))?;
-            let (err_r, err_w) = pipe().map_err(|e| sys("make a pipe", e))?;
-            let stdin_end = if stdin {
-                let (r, w) = pipe().map_err(|e| sys("make a pipe", e))?;
-                fdio::set_nonblocking(&w).map_err(|e| sys("set O_NONBLOCK", e))?;
-                io.stdin = Some(w);
-                Stdio::from(r)
-            } else {
-                Stdio::null()
-            };
-            for fd in [&out_r, &err_r] {
-                fdio::set_nonblocking(fd).map_err(|e| sys("set O_NONBLOCK", e))?;
-            }
-            let err_read = err_r.try_clone().map_err(|e| sys("dup", e))?;
-            io.stdout = Some(out_r);
-            io.stderr = Some(err_r);
-            Stdio3 {
-                stdin: stdin_end,
-                stdout: Stdio::from(out_w),
-                stderr: Stdio::from(err_w),
-                err_read,
-            }
+            Stdio3::pipes(stdin, &mut io).map_err(|(what, e)| sys(what, e))?
         };
         self.rt
             .exec(spec, pid_file, console.as_ref().map(|_| sock), stdio)?;

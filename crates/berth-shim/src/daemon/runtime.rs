@@ -6,6 +6,7 @@
 //! (without the `berth-runtime: error:` prefix) becomes the shim's error message.
 
 use super::fdio;
+use super::procio::ProcIo;
 use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,36 @@ impl Stdio3 {
             stdout: Stdio::null(),
             stderr: Stdio::from(w),
             err_read: r,
+        })
+    }
+
+    /// Pipes for a process without a terminal (the init, or an attached exec): stdout
+    /// and stderr, whose read ends go to `io` (non-blocking; stderr's is duplicated as
+    /// `err_read`, since the runtime's error line arrives there too), and with `stdin` a
+    /// stdin pipe whose write end goes to `io` (non-blocking); else stdin is null. On
+    /// failure: what failed (`make a pipe`, `set O_NONBLOCK`, `dup`) and the error.
+    pub fn pipes(stdin: bool, io: &mut ProcIo) -> Result<Stdio3, (&'static str, std::io::Error)> {
+        let (out_r, out_w) = fdio::pipe().map_err(|e| ("make a pipe", e))?;
+        let (err_r, err_w) = fdio::pipe().map_err(|e| ("make a pipe", e))?;
+        let stdin = if stdin {
+            let (r, w) = fdio::pipe().map_err(|e| ("make a pipe", e))?;
+            fdio::set_nonblocking(&w).map_err(|e| ("set O_NONBLOCK", e))?;
+            io.stdin = Some(w);
+            Stdio::from(r)
+        } else {
+            Stdio::null()
+        };
+        for fd in [&out_r, &err_r] {
+            fdio::set_nonblocking(fd).map_err(|e| ("set O_NONBLOCK", e))?;
+        }
+        let err_read = err_r.try_clone().map_err(|e| ("dup", e))?;
+        io.stdout = Some(out_r);
+        io.stderr = Some(err_r);
+        Ok(Stdio3 {
+            stdin,
+            stdout: Stdio::from(out_w),
+            stderr: Stdio::from(err_w),
+            err_read,
         })
     }
 }
