@@ -268,6 +268,25 @@ impl Ctx<'_> {
             Err(e) if is_root => Err(fail("chown", e)),
             _ => Ok(()),
         };
+        // For what cannot be opened to be changed (a symlink, a device node): by name, not
+        // following a symlink. The times are best effort.
+        let chown_entry = || {
+            owner(rfs::chownat(
+                parent,
+                name.as_os_str(),
+                Some(uid_of(uid)),
+                Some(gid_of(gid)),
+                AtFlags::SYMLINK_NOFOLLOW,
+            ))
+        };
+        let set_entry_times = || {
+            let _ = rfs::utimensat(
+                parent,
+                name.as_os_str(),
+                &times(mtime),
+                AtFlags::SYMLINK_NOFOLLOW,
+            );
+        };
         match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 let fd = rfs::openat(
@@ -308,19 +327,8 @@ impl Ctx<'_> {
                     .into_owned();
                 rfs::symlinkat(OsStr::from_bytes(&target), parent, name.as_os_str())
                     .map_err(|e| fail("create symlink", e))?;
-                owner(rfs::chownat(
-                    parent,
-                    name.as_os_str(),
-                    Some(uid_of(uid)),
-                    Some(gid_of(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                ))?;
-                let _ = rfs::utimensat(
-                    parent,
-                    name.as_os_str(),
-                    &times(mtime),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                );
+                chown_entry()?;
+                set_entry_times();
             }
             EntryType::Link => {
                 let Some((dir, tname)) = link_src else {
@@ -347,13 +355,7 @@ impl Ctx<'_> {
                 );
                 rfs::mknodat(parent, name.as_os_str(), ft, Mode::from_raw_mode(mode), dev)
                     .map_err(|e| fail("create device node", e))?;
-                owner(rfs::chownat(
-                    parent,
-                    name.as_os_str(),
-                    Some(uid_of(uid)),
-                    Some(gid_of(gid)),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                ))?;
+                chown_entry()?;
                 // No fchmod on an O_PATH fd: go through its /proc link, which names this inode.
                 let node = rfs::openat(
                     parent,
@@ -370,12 +372,7 @@ impl Ctx<'_> {
                 }
                 rfs::chmod(fsx::proc_fd_path(node.as_fd()), Mode::from_raw_mode(mode))
                     .map_err(|e| fail("chmod", e))?;
-                let _ = rfs::utimensat(
-                    parent,
-                    name.as_os_str(),
-                    &times(mtime),
-                    AtFlags::SYMLINK_NOFOLLOW,
-                );
+                set_entry_times();
             }
             // PAX/GNU meta entries are consumed by the tar reader; anything else is skipped.
             _ => {}
