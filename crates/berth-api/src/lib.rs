@@ -1,8 +1,9 @@
 //! The Docker Engine API over HTTP, translated into calls on a [`berth_model::Engine`].
 //!
-//! [`router`] builds the axum application; [`serve`] runs it on unix and TCP listeners and
-//! [`serve_connection`] on any other stream (berthd uses it for TLS). Connections support
-//! HTTP upgrades, which attach and exec need.
+//! [`router`] builds the axum application; [`serve`] runs it on unix, TCP and TLS
+//! listeners ([`tls::server_config`] builds dockerd's TLS policy) and [`serve_connection`]
+//! on any other stream. Connections support HTTP upgrades, which attach and exec need, the
+//! same way on every kind of listener.
 //!
 //! Wire behaviour follows dockerd as recorded in the docker CLI traces:
 //! - every route is served both unversioned and under `/vX.YY` (between
@@ -23,6 +24,7 @@ mod images;
 mod params;
 mod streams;
 mod system;
+pub mod tls;
 mod version;
 
 use std::future::Future;
@@ -198,6 +200,9 @@ pub enum Listener {
     Unix(UnixListener),
     /// `tcp://addr:port` without TLS.
     Tcp(TcpListener),
+    /// `tcp://addr:port` with TLS: each accepted connection completes its handshake on its
+    /// own task (see [`tls::server_config`] for the configuration dockerd uses).
+    Tls(TcpListener, Arc<rustls::ServerConfig>),
 }
 
 /// Accepts on every listener until `shutdown` completes, serving each connection on its
@@ -236,6 +241,11 @@ async fn accept_loop(app: Router, listener: Listener) -> io::Result<()> {
             Listener::Tcp(l) => l.accept().await.map(|(s, _)| {
                 let _ = s.set_nodelay(true);
                 tokio::spawn(serve_connection(app.clone(), s));
+            }),
+            Listener::Tls(l, config) => l.accept().await.map(|(s, peer)| {
+                let _ = s.set_nodelay(true);
+                let acceptor = tokio_rustls::TlsAcceptor::from(config.clone());
+                tokio::spawn(tls::accept(app.clone(), acceptor, s, peer));
             }),
         };
         if let Err(e) = accepted {
