@@ -48,16 +48,23 @@ pub struct Flags {
     /// Daemon configuration file.
     #[arg(long = "config-file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
-    /// Require TLS client certificates on TCP sockets.
-    #[arg(long = "tlsverify")]
-    pub tlsverify: bool,
-    /// CA certificate that client certificates must chain to.
+    /// Serve TCP sockets over TLS; implied by --tlsverify (and by --tlscert/--tlskey).
+    #[arg(long = "tls", value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub tls: Option<bool>,
+    /// Serve TCP sockets over TLS and require client certificates chaining to --tlscacert
+    /// (default from DOCKER_TLS_VERIFY; --tlsverify=false: TLS without client certificates).
+    #[arg(long = "tlsverify", value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true")]
+    pub tlsverify: Option<bool>,
+    /// CA certificate that client certificates must chain to (default
+    /// $DOCKER_CERT_PATH/ca.pem, else ~/.docker/ca.pem).
     #[arg(long = "tlscacert", value_name = "FILE")]
     pub tlscacert: Option<PathBuf>,
-    /// Server certificate.
+    /// Server certificate, PEM, server first (default $DOCKER_CERT_PATH/cert.pem).
     #[arg(long = "tlscert", value_name = "FILE")]
     pub tlscert: Option<PathBuf>,
-    /// Server key.
+    /// Server key, PEM: PKCS#8, PKCS#1 RSA or SEC1 EC (default $DOCKER_CERT_PATH/key.pem).
     #[arg(long = "tlskey", value_name = "FILE")]
     pub tlskey: Option<PathBuf>,
     /// The OCI runtime binary (default: berth-runtime next to berthd).
@@ -69,6 +76,36 @@ pub struct Flags {
     /// The init binary for --init (default: berth-init next to berthd).
     #[arg(long = "init-path", value_name = "FILE")]
     pub init_path: Option<PathBuf>,
+    /// What dockerd reads from its environment for TLS; [`load`] fills it in, so
+    /// [`merge`] stays a pure function of its arguments.
+    #[arg(skip)]
+    pub tls_env: TlsEnv,
+}
+
+/// dockerd's TLS environment: `DOCKER_TLS_VERIFY` (any non-empty value turns
+/// verification on) and the directory of the default `ca.pem`, `cert.pem`, `key.pem`
+/// (`DOCKER_CERT_PATH`, else `DOCKER_CONFIG`, else `~/.docker`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsEnv {
+    /// `DOCKER_TLS_VERIFY` is set and not empty.
+    pub verify: bool,
+    /// Where the default certificate files are looked for; `None` means no defaults.
+    pub cert_dir: Option<PathBuf>,
+}
+
+impl TlsEnv {
+    /// Reads the process environment.
+    pub fn from_env() -> TlsEnv {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        let cert_dir = var("DOCKER_CERT_PATH")
+            .or_else(|| var("DOCKER_CONFIG"))
+            .map(PathBuf::from)
+            .or_else(|| var("HOME").map(|h| PathBuf::from(h).join(".docker")));
+        TlsEnv {
+            verify: var("DOCKER_TLS_VERIFY").is_some(),
+            cert_dir,
+        }
+    }
 }
 
 /// `daemon.json`, with dockerd's keys.
@@ -91,6 +128,8 @@ pub struct FileConfig {
     pub storage_driver: Option<String>,
     /// `"default-ulimits"`: `{"nofile":{"Name":"nofile","Soft":1024,"Hard":2048}}`.
     pub default_ulimits: Option<BTreeMap<String, FileUlimit>>,
+    /// `"tls"`.
+    pub tls: Option<bool>,
     /// `"tlsverify"`.
     pub tlsverify: Option<bool>,
     /// `"tlscacert"`.
@@ -117,7 +156,8 @@ pub struct FileUlimit {
 /// TLS settings of the TCP listeners.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsSettings {
-    /// CA for client certificates (required with `--tlsverify`).
+    /// CA client certificates must chain to; `None` (`--tls` without `--tlsverify`):
+    /// clients are not asked for a certificate.
     pub ca: Option<PathBuf>,
     /// Server certificate.
     pub cert: PathBuf,
@@ -144,7 +184,7 @@ pub struct Settings {
     pub storage_driver: Option<String>,
     /// `--default-ulimit`, parsed.
     pub default_ulimits: Vec<ResourcesUlimits>,
-    /// TLS for TCP listeners (`--tlsverify` with cert, key and CA).
+    /// TLS for TCP listeners (`--tls`, `--tlsverify`, or a certificate and key given).
     pub tls: Option<TlsSettings>,
     /// `berth-runtime`.
     pub runtime: PathBuf,
@@ -278,12 +318,8 @@ pub fn merge(flags: Flags, file: FileConfig, exe_dir: &Path) -> Result<Settings>
             "default-ulimits: (from flag: {flag_ulimits:?}, from file: {file_ulimits:?})"
         ));
     }
-    let tlsverify = pick(
-        "tlsverify",
-        flags.tlsverify.then_some(true),
-        file.tlsverify,
-        &mut conflicts,
-    );
+    let tls_flag = pick("tls", flags.tls, file.tls, &mut conflicts);
+    let tlsverify = pick("tlsverify", flags.tlsverify, file.tlsverify, &mut conflicts);
     let tlscacert = pick("tlscacert", flags.tlscacert, file.tlscacert, &mut conflicts);
     let tlscert = pick("tlscert", flags.tlscert, file.tlscert, &mut conflicts);
     let tlskey = pick("tlskey", flags.tlskey, file.tlskey, &mut conflicts);
@@ -310,20 +346,14 @@ pub fn merge(flags: Flags, file: FileConfig, exe_dir: &Path) -> Result<Settings>
         crate::listen::Address::parse(host)?;
     }
     let exec_root = exec_root.unwrap_or_else(|| PathBuf::from("/run/berth"));
-    let tls = match (tlsverify.unwrap_or(false), tlscert, tlskey) {
-        (false, None, None) => None,
-        (verify, Some(cert), Some(key)) => {
-            if verify && tlscacert.is_none() {
-                bail!("--tlsverify needs --tlscacert: the CA client certificates must chain to");
-            }
-            Some(TlsSettings {
-                ca: if verify { tlscacert } else { None },
-                cert,
-                key,
-            })
-        }
-        _ => bail!("TLS needs both --tlscert and --tlskey"),
-    };
+    let tls = tls_settings(
+        &flags.tls_env,
+        tls_flag,
+        tlsverify,
+        tlscacert,
+        tlscert,
+        tlskey,
+    )?;
     Ok(Settings {
         hosts,
         data_root: data_root.unwrap_or_else(|| PathBuf::from("/var/lib/berth")),
@@ -346,12 +376,53 @@ pub fn merge(flags: Flags, file: FileConfig, exe_dir: &Path) -> Result<Settings>
     })
 }
 
+/// dockerd's rules for TLS: `--tlsverify` given at all (or `DOCKER_TLS_VERIFY`) turns TLS
+/// on, with client verification unless it says `false`; `--tls` turns it on without.
+/// Unlike dockerd, a certificate and key given without either also turn TLS on (dockerd
+/// would serve plain TCP and ignore them). Files not given default to the environment's
+/// certificate directory; whether they exist and parse is checked when the listeners are
+/// made, so the error names the file.
+fn tls_settings(
+    env: &TlsEnv,
+    tls: Option<bool>,
+    verify: Option<bool>,
+    ca: Option<PathBuf>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<TlsSettings>> {
+    let on = verify.is_some()
+        || env.verify
+        || tls == Some(true)
+        || (tls.is_none() && (cert.is_some() || key.is_some()));
+    if !on {
+        return Ok(None);
+    }
+    let verify = verify.unwrap_or(env.verify);
+    let default = |name: &str| env.cert_dir.as_ref().map(|d| d.join(name));
+    let Some(cert) = cert.or_else(|| default("cert.pem")) else {
+        bail!("TLS needs a server certificate: give --tlscert (and --tlskey)");
+    };
+    let Some(key) = key.or_else(|| default("key.pem")) else {
+        bail!("TLS needs the server certificate's key: give --tlskey");
+    };
+    let ca = if verify {
+        let Some(ca) = ca.or_else(|| default("ca.pem")) else {
+            bail!("--tlsverify needs --tlscacert: the CA client certificates must chain to");
+        };
+        Some(ca)
+    } else {
+        None
+    };
+    Ok(Some(TlsSettings { ca, cert, key }))
+}
+
 /// Parses the command line and the configuration file it names.
 pub fn load(
     args: impl IntoIterator<Item = std::ffi::OsString>,
     exe_dir: &Path,
 ) -> Result<Settings> {
-    let flags = Flags::try_parse_from(args)?;
+    let mut flags = Flags::try_parse_from(args)?;
+    flags.tls_env = TlsEnv::from_env();
     let (path, explicit) = match &flags.config_file {
         Some(p) => (p.clone(), true),
         None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
@@ -449,6 +520,113 @@ mod tests {
             Path::new("/"),
         );
         assert!(tls.is_err(), "tlsverify without a CA");
+        Ok(())
+    }
+
+    fn tls_of(args: &[&str], file: &str, env: TlsEnv) -> Result<Option<TlsSettings>> {
+        let mut f = flags(args);
+        f.tls_env = env;
+        let file: FileConfig = serde_json::from_str(file)?;
+        Ok(merge(f, file, Path::new("/x"))?.tls)
+    }
+
+    fn tls(ca: Option<&str>, cert: &str, key: &str) -> Option<TlsSettings> {
+        Some(TlsSettings {
+            ca: ca.map(PathBuf::from),
+            cert: cert.into(),
+            key: key.into(),
+        })
+    }
+
+    #[test]
+    fn tls_like_dockerd() -> Result<()> {
+        let none = TlsEnv::default;
+        assert_eq!(tls_of(&[], "{}", none())?, None);
+        assert_eq!(
+            tls_of(
+                &[
+                    "--tlsverify",
+                    "--tlscacert",
+                    "ca",
+                    "--tlscert",
+                    "c",
+                    "--tlskey",
+                    "k"
+                ],
+                "{}",
+                none()
+            )?,
+            tls(Some("ca"), "c", "k")
+        );
+        assert_eq!(
+            tls_of(
+                &[
+                    "--tls",
+                    "--tlscacert",
+                    "ca",
+                    "--tlscert",
+                    "c",
+                    "--tlskey",
+                    "k"
+                ],
+                "{}",
+                none()
+            )?,
+            tls(None, "c", "k"),
+            "--tls: no client verification, the CA is not used"
+        );
+        assert_eq!(
+            tls_of(&["--tlscert", "c", "--tlskey", "k"], "{}", none())?,
+            tls(None, "c", "k"),
+            "a certificate and key alone turn TLS on"
+        );
+        assert_eq!(
+            tls_of(
+                &["--tlsverify=false", "--tlscert", "c", "--tlskey", "k"],
+                "{}",
+                none()
+            )?,
+            tls(None, "c", "k")
+        );
+        assert_eq!(
+            tls_of(
+                &["--tls=false", "--tlscert", "c", "--tlskey", "k"],
+                "{}",
+                none()
+            )?,
+            None
+        );
+        assert!(
+            tls_of(&["--tls", "--tlscert", "c"], "{}", none()).is_err(),
+            "no key"
+        );
+        assert_eq!(
+            tls_of(
+                &[],
+                r#"{"tlsverify":true,"tlscacert":"ca","tlscert":"c","tlskey":"k"}"#,
+                none()
+            )?,
+            tls(Some("ca"), "c", "k"),
+            "daemon.json"
+        );
+        assert!(
+            tls_of(&["--tlsverify"], r#"{"tlsverify":true}"#, none()).is_err(),
+            "flag and file both"
+        );
+        // DOCKER_TLS_VERIFY and the default files of DOCKER_CERT_PATH.
+        let env = TlsEnv {
+            verify: true,
+            cert_dir: Some(PathBuf::from("/certs")),
+        };
+        assert_eq!(
+            tls_of(&[], "{}", env.clone())?,
+            tls(Some("/certs/ca.pem"), "/certs/cert.pem", "/certs/key.pem")
+        );
+        assert_eq!(
+            tls_of(&["--tlsverify=false", "--tlskey", "/k"], "{}", env.clone())?,
+            tls(None, "/certs/cert.pem", "/k"),
+            "flags win over the environment"
+        );
         Ok(())
     }
 }

@@ -136,3 +136,137 @@ async fn lifecycle_side_by_side_and_clean_exit() -> Result<()> {
     assert!(!sock_b.exists() && !sb.pidfile.exists());
     Ok(())
 }
+
+/// Writes a CA, a server certificate for 127.0.0.1 signed by it (with its key) and a
+/// client identity signed by it into `dir`; returns the client's chain and key.
+fn write_certs(
+    dir: &Path,
+) -> Result<(
+    Vec<rustls::pki_types::CertificateDer<'static>>,
+    rustls::pki_types::PrivateKeyDer<'static>,
+)> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+    let server_key = KeyPair::generate()?;
+    let server =
+        CertificateParams::new(vec!["127.0.0.1".to_string()])?.signed_by(&server_key, &issuer)?;
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem())?;
+    std::fs::write(dir.join("server-cert.pem"), server.pem())?;
+    std::fs::write(dir.join("server-key.pem"), server_key.serialize_pem())?;
+    let client_key = KeyPair::generate()?;
+    let client = CertificateParams::new(Vec::<String>::new())?.signed_by(&client_key, &issuer)?;
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(client_key.serialize_der().into());
+    Ok((vec![client.der().clone()], key))
+}
+
+async fn tls_ping(
+    addr: std::net::SocketAddr,
+    ca: &Path,
+    identity: Option<(
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )>,
+) -> Result<String> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(rustls::pki_types::CertificateDer::from_pem_file(ca)?)?;
+    let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots);
+    let config = match identity {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key)?,
+        None => builder.with_no_client_auth(),
+    };
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let mut s = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(rustls::pki_types::ServerName::try_from("127.0.0.1")?, tcp)
+        .await?;
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await??;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[tokio::test]
+async fn tls_listener_from_the_files_of_the_flags() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let identity = write_certs(dir.path())?;
+    let d = dir.path();
+    let flags = Flags {
+        hosts: vec![
+            format!("unix://{}", d.join("exec/berth.sock").display()),
+            "tcp://127.0.0.1:0".into(),
+        ],
+        data_root: Some(d.join("data")),
+        exec_root: Some(d.join("exec")),
+        tlsverify: Some(true),
+        tlscacert: Some(d.join("ca.pem")),
+        tlscert: Some(d.join("server-cert.pem")),
+        tlskey: Some(d.join("server-key.pem")),
+        ..Default::default()
+    };
+    let settings = merge(flags, FileConfig::default(), Path::new("/nonexistent"))?;
+
+    let (pidfile, listeners, _sockets) = crate::prepare(&settings).await?;
+    let addr = listeners
+        .iter()
+        .find_map(|l| match l {
+            berth_api::Listener::Tls(t, _) => t.local_addr().ok(),
+            _ => None,
+        })
+        .ok_or(anyhow::anyhow!("no TLS listener for tcp://"))?;
+    assert!(
+        matches!(listeners.first(), Some(berth_api::Listener::Unix(_))),
+        "the unix socket stays plain"
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(berth_api::serve(
+        berth_api::router(fake::Fake::new()),
+        listeners,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+
+    let reply = tls_ping(addr, &d.join("ca.pem"), Some(identity)).await?;
+    assert!(
+        reply.starts_with("HTTP/1.1 200 OK\r\n") && reply.ends_with("OK"),
+        "{reply}"
+    );
+    let refused = tls_ping(addr, &d.join("ca.pem"), None).await;
+    assert!(refused.is_err(), "no client certificate: {refused:?}");
+    let reply = ping(&d.join("exec/berth.sock")).await?;
+    assert!(reply.ends_with("OK"), "unix socket: {reply}");
+
+    stop.send(()).ok();
+    served.await??;
+    drop(pidfile);
+
+    // A broken file stops the start with its name, before anything is created.
+    let mut broken = settings.clone();
+    broken.pidfile = d.join("broken.pid");
+    broken.tls = Some(crate::config::TlsSettings {
+        key: d.join("ca.pem"),
+        ..broken.tls.clone().ok_or(anyhow::anyhow!("tls"))?
+    });
+    let err = format!(
+        "{:#}",
+        crate::prepare(&broken)
+            .await
+            .err()
+            .ok_or(anyhow::anyhow!("started with a certificate as key"))?
+    );
+    assert!(
+        err.contains("server key (--tlskey)") && err.contains("ca.pem") && err.contains("swapped"),
+        "{err}"
+    );
+    assert!(!broken.pidfile.exists());
+    Ok(())
+}

@@ -1,6 +1,7 @@
 //! The berth daemon, as a library so it can be driven in tests: settings from dockerd's
-//! flags and `daemon.json` ([`config`]), sockets and the pid file ([`listen`]), and
-//! [`run`], which serves the Docker API of any [`berth_model::Engine`] until a signal.
+//! flags and `daemon.json` ([`config`]), sockets and the pid file ([`listen`]), the TLS
+//! files of TCP listeners ([`tls`]), and [`run`], which serves the Docker API of any
+//! [`berth_model::Engine`] until a signal.
 //!
 //! The binary (`src/main.rs`) opens `berth_engine::Engine` and hands it to [`run`].
 //! Invariants: the pid file exists exactly while the daemon runs; sockets are removed on
@@ -8,6 +9,7 @@
 
 pub mod config;
 pub mod listen;
+pub mod tls;
 
 #[cfg(test)]
 mod daemon_tests;
@@ -15,7 +17,7 @@ mod daemon_tests;
 use std::future::Future;
 use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use berth_api::Listener;
 
 pub use config::Settings;
@@ -36,10 +38,16 @@ pub fn engine_config(settings: &Settings) -> berth_engine::Config {
     }
 }
 
-/// Takes the pid file and binds every `-H` address; nothing is left behind on failure.
+/// Reads the TLS files, takes the pid file and binds every `-H` address; nothing is left
+/// behind on failure.
+///
+/// TLS applies to TCP addresses only (unix sockets are guarded by their file mode, as
+/// dockerd's are). The TLS files are read even when no address is TCP, as dockerd does:
+/// a broken TLS setup is reported at the start, not when a TCP host is added later.
 pub async fn prepare(
     settings: &Settings,
 ) -> Result<(PidFile, Vec<Listener>, Vec<std::path::PathBuf>)> {
+    let tls = settings.tls.as_ref().map(tls::server_config).transpose()?;
     let pidfile = PidFile::create(&settings.pidfile)?;
     let mut listeners = Vec::new();
     let mut sockets = Vec::new();
@@ -51,19 +59,30 @@ pub async fn prepare(
                     sockets.push(path);
                 }
                 Address::Tcp(addr) => {
-                    if settings.tls.is_some() {
-                        bail!(
-                            "{host}: TLS listeners (--tlsverify/--tlscert/--tlskey) are not supported by berthd yet"
-                        );
-                    }
-                    tracing::warn!(
-                        "{host}: the API is served over plain TCP without authentication: \
-                         anyone who can reach it is root on this host"
-                    );
                     let l = tokio::net::TcpListener::bind(&addr)
                         .await
                         .with_context(|| format!("listening on {host}"))?;
-                    listeners.push(Listener::Tcp(l));
+                    let verified = settings.tls.as_ref().is_some_and(|t| t.ca.is_some());
+                    match &tls {
+                        Some(config) if verified => {
+                            tracing::info!("{host}: TLS, client certificates required");
+                            listeners.push(Listener::Tls(l, config.clone()));
+                        }
+                        Some(config) => {
+                            tracing::warn!(
+                                "{host}: TLS without --tlsverify: clients are not \
+                                 authenticated: anyone who can reach it is root on this host"
+                            );
+                            listeners.push(Listener::Tls(l, config.clone()));
+                        }
+                        None => {
+                            tracing::warn!(
+                                "{host}: the API is served over plain TCP without \
+                                 authentication: anyone who can reach it is root on this host"
+                            );
+                            listeners.push(Listener::Tcp(l));
+                        }
+                    }
                 }
             }
         }
