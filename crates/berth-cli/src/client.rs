@@ -1,10 +1,11 @@
-//! The Engine API client: HTTP/1.1 (hyper) over a unix socket or TCP, with docker's
-//! version negotiation (`HEAD /_ping`, then `/v<version>/...` with the lower of the
+//! The Engine API client: HTTP/1.1 (hyper) over a unix socket, TCP or TLS over TCP
+//! ([`crate::tls`] decides when, as docker does), with docker's version negotiation (`HEAD /_ping`, then `/v<version>/...` with the lower of the
 //! daemon's `Api-Version` and ours), daemon errors as [`DaemonError`], and hijacked
 //! connections (`Connection: Upgrade` / `Upgrade: tcp`, answered by `101 UPGRADED`) for
 //! attach and exec.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{combinators::UnsyncBoxBody, BodyExt, Empty, Full, StreamBody};
@@ -15,11 +16,15 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
 
 use crate::json::J;
+use crate::tls::TlsOptions;
 
 /// The API version berth speaks at most (docker CLI 28's).
 pub const MAX_API_VERSION: &str = "1.50";
 /// Where berthd listens unless told otherwise.
 pub const DEFAULT_HOST: &str = "unix:///run/berth/berth.sock";
+/// Where the client goes when TLS is asked for and no host is given (docker's
+/// `DefaultTLSHost`: 2376 is the TLS port, 2375 the plain one).
+pub const DEFAULT_TLS_HOST: &str = "tcp://localhost:2376";
 
 /// A request body.
 pub type Body = UnsyncBoxBody<Bytes, std::io::Error>;
@@ -72,11 +77,19 @@ enum Addr {
     Tcp(String),
 }
 
+/// TLS to a `tcp://` daemon: the configuration and the name its certificate must carry.
+#[derive(Debug, Clone)]
+struct Tls {
+    config: Arc<rustls::ClientConfig>,
+    name: rustls::pki_types::ServerName<'static>,
+}
+
 /// A client for one daemon.
 #[derive(Debug, Clone)]
 pub struct Client {
     host: String,
     addr: Addr,
+    tls: Option<Tls>,
     version: String,
     forced_version: Option<String>,
 }
@@ -164,6 +177,25 @@ pub fn with_query(path: &str, q: &[(&str, String)]) -> String {
 impl Client {
     /// A client for `host` (`unix:///path`, `tcp://h:p`, `http://h:p` or a bare path).
     pub fn new(host: &str) -> anyhow::Result<Client> {
+        Client::parse(host, false)
+    }
+
+    /// The same client speaking TLS as `opts` say, for a `tcp://` host (a `tcp://` host
+    /// without a port then means 2376); unix sockets stay plain. Reads the certificate
+    /// files, so their errors come from here.
+    pub fn with_tls(self, opts: &TlsOptions) -> anyhow::Result<Client> {
+        let mut client = Client::parse(&self.host, true)?;
+        client.version = self.version;
+        if let Addr::Tcp(addr) = &client.addr {
+            client.tls = Some(Tls {
+                config: crate::tls::client_config(opts)?,
+                name: crate::tls::server_name(addr)?,
+            });
+        }
+        Ok(client)
+    }
+
+    fn parse(host: &str, tls: bool) -> anyhow::Result<Client> {
         let addr = if let Some(p) = host.strip_prefix("unix://") {
             Addr::Unix(p.to_string())
         } else if let Some(t) = host
@@ -171,11 +203,14 @@ impl Client {
             .or_else(|| host.strip_prefix("http://"))
         {
             let t = t.trim_end_matches('/');
-            Addr::Tcp(if t.contains(':') {
-                t.to_string()
-            } else {
-                format!("{t}:2375")
-            })
+            let t = if t.is_empty() { "localhost" } else { t };
+            Addr::Tcp(
+                if t.rsplit_once(':').is_some_and(|(_, p)| !p.contains(']')) {
+                    t.to_string()
+                } else {
+                    format!("{t}:{}", if tls { 2376 } else { 2375 })
+                },
+            )
         } else if host.starts_with('/') {
             Addr::Unix(host.to_string())
         } else {
@@ -187,6 +222,7 @@ impl Client {
         Ok(Client {
             host: host.to_string(),
             addr,
+            tls: None,
             version: MAX_API_VERSION.into(),
             forced_version,
         })
@@ -202,14 +238,23 @@ impl Client {
         &self.host
     }
 
-    async fn connect(&self) -> Result<Pin<Box<dyn Io>>, ConnectError> {
+    async fn connect(&self) -> anyhow::Result<Pin<Box<dyn Io>>> {
         let cerr = |e: std::io::Error| ConnectError {
             host: self.host.clone(),
             cause: e.to_string(),
         };
-        Ok(match &self.addr {
-            Addr::Unix(p) => Box::pin(UnixStream::connect(p).await.map_err(cerr)?),
-            Addr::Tcp(a) => Box::pin(TcpStream::connect(a).await.map_err(cerr)?),
+        Ok(match (&self.addr, &self.tls) {
+            (Addr::Unix(p), _) => Box::pin(UnixStream::connect(p).await.map_err(cerr)?),
+            (Addr::Tcp(a), None) => Box::pin(TcpStream::connect(a).await.map_err(cerr)?),
+            (Addr::Tcp(a), Some(tls)) => {
+                let tcp = TcpStream::connect(a).await.map_err(cerr)?;
+                let _ = tcp.set_nodelay(true);
+                let stream = tokio_rustls::TlsConnector::from(tls.config.clone())
+                    .connect(tls.name.clone(), tcp)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("TLS handshake with {} failed: {e}", self.host))?;
+                Box::pin(stream)
+            }
         })
     }
 
@@ -219,7 +264,14 @@ impl Client {
         tokio::spawn(async move {
             let _ = conn.with_upgrades().await;
         });
-        Ok(sender.send_request(req).await?)
+        match sender.send_request(req).await {
+            Ok(res) => Ok(res),
+            // With TLS 1.3 a daemon refusing our certificate (or its absence) says so
+            // only after our side of the handshake is done: the alert is the first answer.
+            Err(e) if self.tls.is_some() => Err(anyhow::Error::new(e)
+                .context(format!("the TLS connection to {} failed", self.host))),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// `HEAD /_ping` and version negotiation; call once before anything else.
@@ -375,8 +427,9 @@ pub fn version_lt(a: &str, b: &str) -> bool {
     parse(a) < parse(b)
 }
 
-/// The daemon address: `-H` wins, then `BERTH_HOST`, then `DOCKER_HOST`, then the default.
-pub fn resolve_host(flag: Option<&str>) -> String {
+/// The daemon address: `-H` wins, then `BERTH_HOST`, then `DOCKER_HOST`, then the default
+/// ([`DEFAULT_TLS_HOST`] when TLS is asked for, as docker does).
+pub fn resolve_host(flag: Option<&str>, tls: bool) -> String {
     if let Some(h) = flag.filter(|h| !h.is_empty()) {
         return h.to_string();
     }
@@ -387,7 +440,7 @@ pub fn resolve_host(flag: Option<&str>) -> String {
             }
         }
     }
-    DEFAULT_HOST.to_string()
+    if tls { DEFAULT_TLS_HOST } else { DEFAULT_HOST }.to_string()
 }
 
 #[cfg(test)]
@@ -413,9 +466,31 @@ mod tests {
     }
 
     #[test]
-    fn hosts() {
+    fn hosts() -> anyhow::Result<()> {
         assert!(Client::new("unix:///run/x.sock").is_ok());
         assert!(Client::new("tcp://127.0.0.1:2375").is_ok());
         assert!(Client::new("ssh://x").is_err());
+        let tcp = |h: &str, tls: bool| match Client::parse(h, tls).map(|c| c.addr) {
+            Ok(Addr::Tcp(a)) => a,
+            other => format!("{other:?}"),
+        };
+        assert_eq!(tcp("tcp://10.0.0.1", false), "10.0.0.1:2375");
+        assert_eq!(tcp("tcp://10.0.0.1", true), "10.0.0.1:2376");
+        assert_eq!(tcp("tcp://10.0.0.1:4000/", true), "10.0.0.1:4000");
+        assert_eq!(tcp("tcp://[::1]", true), "[::1]:2376");
+        assert_eq!(tcp("tcp://[::1]:9", true), "[::1]:9");
+        // --tls (no verification) reads no CA; the unix socket stays plain.
+        let opts = TlsOptions {
+            verify: false,
+            ca: "/nonexistent/ca.pem".into(),
+            cert: None,
+            key: None,
+        };
+        assert!(Client::new("tcp://h")?.with_tls(&opts)?.tls.is_some());
+        assert!(Client::new("unix:///x.sock")?
+            .with_tls(&opts)?
+            .tls
+            .is_none());
+        Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! It is an HTTP client only (no engine code): [`client::Client`] talks HTTP/1.1 over the
 //! daemon's unix socket (default `unix:///run/berth/berth.sock`; `-H`, `BERTH_HOST`,
-//! `DOCKER_HOST` override; `tcp://` works too) and sends the same requests docker CLI 28
+//! `DOCKER_HOST` override; `tcp://` works too, with TLS as docker's `--tls`/`--tlsverify`
+//! flags and `DOCKER_TLS_VERIFY`/`DOCKER_CERT_PATH` ask, see [`tls`]) and sends the same requests docker CLI 28
 //! sends (see /work/shared/reference/docker-cli-traces), so `alias docker=berth` works for
 //! everyday commands with the same output: tables aligned like Go's tabwriter
 //! ([`table`]), `--format` Go templates ([`template`]), go-units humanising ([`human`]).
@@ -23,6 +24,7 @@ pub mod specs;
 pub mod stream;
 pub mod table;
 pub mod template;
+pub mod tls;
 
 use args::{b, v, Flag, UsageError};
 use client::{resolve_host, Client, ConnectError, DaemonError};
@@ -51,7 +53,11 @@ const GLOBAL_FLAGS: &[Flag] = &[
     v("config", None, "Location of client config files"),
     v("context", Some('c'), "Name of the context to use (ignored)"),
     b("version", Some('v'), "Print version information and quit"),
-    b("tls", None, "Use TLS (not supported)"),
+    b("tls", None, "Use TLS; implied by --tlsverify"),
+    b("tlsverify", None, "Use TLS and verify the remote"),
+    v("tlscacert", None, "Trust certs signed only by this CA"),
+    v("tlscert", None, "Path to TLS certificate file"),
+    v("tlskey", None, "Path to TLS key file"),
 ];
 
 pub use cmd::usage;
@@ -116,6 +122,13 @@ Commands:
 Global Options:
   -H, --host string     Daemon socket to connect to (default unix:///run/berth/berth.sock;
                         env BERTH_HOST or DOCKER_HOST)
+      --tls             Use TLS; implied by --tlsverify (env DOCKER_TLS)
+      --tlscacert string
+                        Trust certs signed only by this CA (default ~/.docker/ca.pem;
+                        env DOCKER_CERT_PATH names the directory)
+      --tlscert string  Path to TLS certificate file (default ~/.docker/cert.pem)
+      --tlskey string   Path to TLS key file (default ~/.docker/key.pem)
+      --tlsverify       Use TLS and verify the remote (env DOCKER_TLS_VERIFY)
   -v, --version         Print version information and quit
 ";
 
@@ -137,7 +150,8 @@ pub fn run(argv: &[String]) -> i32 {
         print!("{USAGE}");
         return 0;
     }
-    let host = resolve_host(global.get("host"));
+    let tls = tls::options(&global, &tls::TlsEnv::from_env());
+    let host = resolve_host(global.get("host"), tls.is_some());
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -150,6 +164,8 @@ pub fn run(argv: &[String]) -> i32 {
     };
     let words = global.args.clone();
     let code = rt.block_on(async move {
+        let (path, rest) = cmd::split_command(&words);
+        let needs_daemon = cmd::needs_daemon(&path, &rest);
         let mut client = match Client::new(&host) {
             Ok(c) => c,
             Err(e) => {
@@ -157,7 +173,17 @@ pub fn run(argv: &[String]) -> i32 {
                 return 125;
             }
         };
-        let (path, rest) = cmd::split_command(&words);
+        // The certificate files are read only when the daemon is going to be asked
+        // something (so `--help` answers whatever their state).
+        if let Some(opts) = tls.as_ref().filter(|_| needs_daemon) {
+            client = match client.with_tls(opts) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{e:#}");
+                    return 1;
+                }
+            };
+        }
         let is_run = matches!(
             path.as_str(),
             "run" | "create" | "container run" | "container create"
@@ -165,7 +191,7 @@ pub fn run(argv: &[String]) -> i32 {
         let fail_code = if is_run { 125 } else { 1 };
         let command = path.clone();
         let result = async {
-            if cmd::needs_daemon(&path, &rest) {
+            if needs_daemon {
                 client.negotiate().await?;
             }
             let mut ctx = Ctx { client, command };
