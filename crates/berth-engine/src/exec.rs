@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use berth_model::docker::{self, ExecInspectResponse, ProcessConfig};
 use berth_model::{Error, Hijack};
-use berth_shim::protocol::{ExecExit, ExecRequest, ExecStarted, Request};
+use berth_shim::client::ShimClient;
+use berth_shim::protocol::ExecRequest;
 
 use crate::{shim, util, Engine};
 
@@ -139,21 +140,22 @@ impl Engine {
         let stdin = e.config.attach_stdin.unwrap_or(false) && !detach;
         let process = crate::spec::exec_process(self, &rec, &e.config, tty).await?;
         let run = self.run_dir(&rec.id);
-        let req = Request::Exec(ExecRequest {
+        let req = ExecRequest {
             exec_id: shim_exec_id(exec_id).to_string(),
             process,
             tty,
             stdin,
             detach,
             detach_keys: e.config.detach_keys.clone(),
-        });
-        let (started, conn) = match shim::request::<ExecStarted>(&run, &req).await {
+        };
+        // The stream is there unless `detach`.
+        let (started, conn) = match ShimClient::new(&run).exec(req).await {
             Ok(v) => v,
             Err(err) => {
                 let mut st = e.state.lock().unwrap_or_else(|p| p.into_inner());
                 st.running = false;
                 st.exit_code = Some(126);
-                return Err(err);
+                return Err(shim::err(err));
             }
         };
         e.state.lock().unwrap_or_else(|p| p.into_inner()).pid = i64::from(started.pid);
@@ -170,10 +172,8 @@ impl Engine {
             let me = self.arc();
             let rec = rec.clone();
             tokio::spawn(async move {
-                let req = Request::ExecWait {
-                    exec_id: shim_exec_id(&e.id).to_string(),
-                };
-                let code = match shim::call::<ExecExit>(&run, &req).await {
+                let client = ShimClient::new(&run);
+                let code = match client.exec_wait(shim_exec_id(&e.id)).await {
                     Ok(x) => i64::from(x.exit_code),
                     Err(_) => 126,
                 };
@@ -191,10 +191,7 @@ impl Engine {
                 }
             });
         }
-        if detach {
-            return Ok(None);
-        }
-        Ok(Some(Hijack {
+        Ok(conn.map(|conn| Hijack {
             tty,
             io: Box::new(conn),
         }))
@@ -207,14 +204,10 @@ impl Engine {
         width: u16,
     ) -> Result<(), Error> {
         let e = self.exec_record(exec_id)?;
-        let req = Request::Resize(berth_shim::protocol::ResizeRequest {
-            height,
-            width,
-            exec_id: Some(shim_exec_id(exec_id).to_string()),
-        });
-        shim::call::<berth_shim::protocol::Empty>(&self.run_dir(&e.container), &req)
+        ShimClient::new(&self.run_dir(&e.container))
+            .resize(height, width, Some(shim_exec_id(exec_id)))
             .await
-            .map(|_| ())
+            .map_err(shim::err)
     }
 
     pub(crate) async fn exec_inspect(&self, exec_id: &str) -> Result<ExecInspectResponse, Error> {
@@ -223,12 +216,10 @@ impl Engine {
         let st = if st.running {
             // The stream of a finished exec closes only after the shim recorded its exit,
             // so a client inspecting right after its stream ended gets the code at once.
-            let req = Request::ExecWait {
-                exec_id: shim_exec_id(&e.id).to_string(),
-            };
+            let client = ShimClient::new(&self.run_dir(&e.container));
             match tokio::time::timeout(
                 Duration::from_millis(200),
-                shim::call::<ExecExit>(&self.run_dir(&e.container), &req),
+                client.exec_wait(shim_exec_id(&e.id)),
             )
             .await
             {

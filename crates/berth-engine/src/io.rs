@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use berth_model::{AttachOptions, Error, Hijack, LogFrame, LogOptions, LogStream};
-use berth_shim::protocol::{AttachRequest, Empty, Request};
+use berth_shim::client::ShimClient;
+use berth_shim::protocol::AttachRequest;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 
@@ -84,8 +85,10 @@ impl Engine {
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
         let (tx, rx) = oneshot::channel();
         if rec.state.status == "running" {
-            let (_, conn) =
-                shim::request::<Empty>(&self.run_dir(&rec.id), &Request::Attach(request)).await?;
+            let conn = ShimClient::new(&self.run_dir(&rec.id))
+                .attach(request)
+                .await
+                .map_err(shim::err)?;
             let _ = tx.send(conn);
         } else if rec.state.status == "paused" {
             return Err(Error::conflict(
@@ -114,9 +117,7 @@ impl Engine {
             if p.reply.is_closed() {
                 continue;
             }
-            if let Ok((Empty {}, conn)) =
-                shim::request::<Empty>(&self.run_dir(&id), &Request::Attach(p.request)).await
-            {
+            if let Ok(conn) = ShimClient::new(&self.run_dir(&id)).attach(p.request).await {
                 let _ = p.reply.send(conn);
             }
         }
@@ -144,14 +145,10 @@ impl Engine {
                 rec.id
             )));
         }
-        let req = Request::Resize(berth_shim::protocol::ResizeRequest {
-            height,
-            width,
-            exec_id: None,
-        });
-        shim::call::<Empty>(&self.run_dir(&rec.id), &req)
+        ShimClient::new(&self.run_dir(&rec.id))
+            .resize(height, width, None)
             .await
-            .map(|_| ())
+            .map_err(shim::err)
     }
 }
 

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use berth_model::docker::{ContainerWaitExitError, ContainerWaitResponse, RestartPolicyNameEnum};
 use berth_model::{Error, ErrorKind, WaitCondition, WaitFuture};
-use berth_shim::protocol::{ExitInfo, Request};
+use berth_shim::client::{LaunchOptions, ShimClient};
+use berth_shim::protocol::ExitInfo;
 
 use crate::container::{Container, Record};
-use crate::shim::{self, Launch};
+use crate::shim;
 use crate::{util, Engine};
 
 /// Docker's restart delay: 100 ms, doubling after each quick failure, capped at one minute;
@@ -60,8 +61,8 @@ impl Engine {
             Ok(pid) if wait_start => {
                 self.connect_pending(c).await;
                 let run = self.run_dir(&rec.id);
-                match shim::call::<berth_shim::protocol::Empty>(&run, &Request::Start).await {
-                    Ok(_) => Ok(pid),
+                match ShimClient::new(&run).start().await.map_err(shim::err) {
+                    Ok(()) => Ok(pid),
                     // The process could not be started (e.g. its binary cannot be
                     // executed): undo the launch, then fail like any other start.
                     Err(e) => {
@@ -178,15 +179,15 @@ impl Engine {
                 .ok_or_else(|| Error::invalid(format!("invalid max-file: {s}")))?,
             None => 1,
         };
-        let launch = Launch {
+        let launch = LaunchOptions {
             id: rec.id.clone(),
             bundle: run.clone(),
             state_dir: run.clone(),
             runtime: self.config.runtime.clone(),
             runtime_root: self.config.exec_root.join("runtime"),
             log_path: self.log_path(&rec.id),
-            log_max_size,
-            log_max_file,
+            log_max_size: Some(log_max_size),
+            log_max_file: Some(log_max_file),
             tty: rec.config.tty.unwrap_or(false),
             stdin: rec.config.open_stdin.unwrap_or(false),
             // Docker closes stdin after the first attach only without a TTY: a detached
@@ -231,7 +232,7 @@ impl Engine {
                 let started = Instant::now();
                 let id = c.lock().id.clone();
                 let run = engine.run_dir(&id);
-                let exit = match shim::call::<ExitInfo>(&run, &Request::Wait).await {
+                let exit = match ShimClient::new(&run).wait().await {
                     Ok(e) => e,
                     Err(_) => match shim::exit_file(&run) {
                         Some(e) => e,
@@ -327,12 +328,10 @@ impl Engine {
 
     /// Sends a signal through the shim (the runtime's `kill`).
     pub(crate) async fn signal(&self, rec: &Record, signal: i32) -> Result<(), Error> {
-        shim::call::<berth_shim::protocol::Empty>(
-            &self.run_dir(&rec.id),
-            &Request::Kill { signal, all: false },
-        )
-        .await
-        .map(|_| ())
+        ShimClient::new(&self.run_dir(&rec.id))
+            .kill(signal, false)
+            .await
+            .map_err(shim::err)
     }
 
     /// Waits until the container is not running, at most `limit` (None: forever).
@@ -609,7 +608,7 @@ impl Engine {
         for c in loaded {
             let rec = c.snapshot();
             let run = self.run_dir(&rec.id);
-            let alive = rec.state.is_running() && shim::connect(&run).await.is_ok();
+            let alive = rec.state.is_running() && ShimClient::new(&run).connect().await.is_ok();
             if alive {
                 self.spawn_monitor(c.clone());
                 self.spawn_health(c.clone());

@@ -2,8 +2,10 @@
 //!
 //! [`launch`] spawns `berth-shim` and returns once its report line was read (the shim
 //! has detached by then, so dropping anything here never touches the container).
-//! [`ShimClient`] opens one connection per request; `attach` and a non-detached `exec`
-//! return the connection itself, which then carries the stream (see [`crate::protocol`]).
+//! [`ShimClient`] opens one connection per request (through the state directory's
+//! descriptor when the socket's path is too long for `sun_path`); `attach` and a
+//! non-detached `exec` return the connection itself, which then carries the stream (see
+//! [`crate::protocol`]).
 
 use crate::protocol::{
     read_exit_file, AttachRequest, Empty, ExecExit, ExecRequest, ExecStarted, ExitInfo, Ready,
@@ -11,6 +13,8 @@ use crate::protocol::{
 };
 use serde::de::DeserializeOwned;
 use std::ffi::OsString;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -18,6 +22,9 @@ use tokio::net::UnixStream;
 
 /// Longest reply line accepted.
 const MAX_LINE: usize = 1 << 20;
+/// Socket paths this long or longer are reached through their directory's descriptor
+/// (`sun_path` is 108 bytes with its NUL; a margin is kept).
+const SUN_PATH_MAX: usize = 100;
 
 /// What can go wrong talking to a shim.
 #[derive(Debug, thiserror::Error)]
@@ -152,9 +159,10 @@ pub async fn launch(shim: &Path, opts: &LaunchOptions) -> Result<Launched> {
     }
 }
 
-/// Talks to the shim whose control socket is `socket`.
+/// Talks to the shim whose state directory is `state_dir` (its `shim.sock`).
 #[derive(Debug, Clone)]
 pub struct ShimClient {
+    state_dir: PathBuf,
     socket: PathBuf,
 }
 
@@ -162,6 +170,7 @@ impl ShimClient {
     /// The shim of `state_dir` (its `shim.sock`).
     pub fn new(state_dir: &Path) -> ShimClient {
         ShimClient {
+            state_dir: state_dir.to_path_buf(),
             socket: state_dir.join(SHIM_SOCK),
         }
     }
@@ -171,13 +180,33 @@ impl ShimClient {
         &self.socket
     }
 
+    /// A connection to the control socket (it is accepted once the shim is up, so this
+    /// also tells whether the shim is alive). `sun_path` holds 108 bytes, and state
+    /// directories under long data roots exceed it, so a long path is reached through
+    /// the directory's descriptor (`/proc/self/fd/N/shim.sock`).
+    pub async fn connect(&self) -> std::io::Result<UnixStream> {
+        if self.socket.as_os_str().as_bytes().len() < SUN_PATH_MAX {
+            return UnixStream::connect(&self.socket).await;
+        }
+        let dir = rustix::fs::open(
+            &self.state_dir,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        let short = format!("/proc/self/fd/{}/{SHIM_SOCK}", dir.as_raw_fd());
+        let conn = UnixStream::connect(short).await;
+        drop(dir);
+        conn
+    }
+
     /// Sends `req`, returns the connection and the decoded reply.
     async fn request<T: DeserializeOwned>(&self, req: &Request) -> Result<(UnixStream, T)> {
         let io = |what: &str| {
             let context = format!("{what} {}", self.socket.display());
             move |source| Error::Io { context, source }
         };
-        let mut conn = UnixStream::connect(&self.socket)
+        let mut conn = self
+            .connect()
             .await
             .map_err(io("cannot connect to shim socket"))?;
         let mut line = serde_json::to_vec(req).map_err(|e| Error::Protocol(e.to_string()))?;
@@ -227,13 +256,10 @@ impl ShimClient {
         match self.request(&Request::Wait).await {
             Ok((_, info)) => Ok(info),
             // Gone, or leaving while we connected (the connection is reset).
-            Err(Error::Io { context, source }) => {
-                let dir = self.socket.parent().unwrap_or(Path::new("/"));
-                match read_exit_file(dir) {
-                    Ok(Some(info)) => Ok(info),
-                    _ => Err(Error::Io { context, source }),
-                }
-            }
+            Err(Error::Io { context, source }) => match read_exit_file(&self.state_dir) {
+                Ok(Some(info)) => Ok(info),
+                _ => Err(Error::Io { context, source }),
+            },
             Err(e) => Err(e),
         }
     }

@@ -382,6 +382,50 @@ fn stdin_stays_open_across_attaches_without_stdin_once() {
     });
 }
 
+/// A state directory under a long data root: `shim.sock`'s path does not fit in
+/// `sun_path` (108 bytes), and the client still reaches it, through the directory's
+/// descriptor, for every request.
+#[test]
+fn a_socket_path_longer_than_sun_path_is_reached() {
+    if !isolated!() {
+        return;
+    }
+    let mut env = Env::new(busybox_bundle(&["sh", "-c", "read x; echo got $x; exit 4"]));
+    let long = env.dir.path().join("d".repeat(60)).join("e".repeat(60));
+    env.opts.state_dir = long.join("state");
+    env.opts.log_path = long.join("state").join("c-json.log");
+    env.opts.stdin = true;
+    env.opts.stdin_once = true;
+    env.opts.wait_start = true;
+    let c = env.client();
+    assert!(
+        c.socket().as_os_str().len() > 108,
+        "{}",
+        c.socket().display()
+    );
+    rt().block_on(async {
+        let l = env.launch().await;
+        c.connect().await.expect("connect");
+        assert!(!c.state().await.expect("state").started);
+        let mut stream = c
+            .attach(AttachRequest {
+                stdin: true,
+                stdout: true,
+                stderr: true,
+                detach_keys: None,
+            })
+            .await
+            .expect("attach");
+        c.start().await.expect("start");
+        stream.write_all(b"hi\n").await.expect("write");
+        stream.shutdown().await.expect("shutdown");
+        let (out, _) = demux(&read_all(&mut stream).await);
+        assert_eq!(out, "got hi\n");
+        assert_eq!(wait_exit(&c).await.exit_code, 4);
+        assert_cleaned_up(&env, l.shim_pid);
+    });
+}
+
 #[test]
 fn tty_attach_resize_and_detach_keys() {
     if !isolated!() {
