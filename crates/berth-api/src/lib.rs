@@ -133,16 +133,13 @@ fn routes() -> Router<AppState> {
             "/volumes/{name}",
             get(system::volume_inspect).delete(system::volume_remove),
         )
-        // networks: host and none only, for now
+        // networks
         .route("/networks", get(system::network_list))
-        .route("/networks/create", post(no("creating networks")))
-        .route(
-            "/networks/prune",
-            post(|| async { axum::Json(serde_json::json!({"NetworksDeleted": []})) }),
-        )
+        .route("/networks/create", post(system::network_create))
+        .route("/networks/prune", post(system::network_prune))
         .route(
             "/networks/{id}",
-            get(system::network_inspect).delete(no("removing networks")),
+            get(system::network_inspect).delete(system::network_remove),
         )
         .route(
             "/networks/{id}/connect",

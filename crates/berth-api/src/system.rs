@@ -76,6 +76,30 @@ pub(crate) async fn network_inspect(
     ok_json(&engine.network_inspect(&id).await?)
 }
 
+pub(crate) async fn network_create(
+    State(engine): State<AppState>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let request: docker::NetworkCreateRequest = json_body(&body, false)?;
+    json(StatusCode::CREATED, &engine.network_create(request).await?)
+}
+
+pub(crate) async fn network_remove(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    engine.network_remove(&id).await?;
+    Ok(no_content())
+}
+
+pub(crate) async fn network_prune(
+    State(engine): State<AppState>,
+    q: Params,
+) -> ApiResult<Response> {
+    let deleted = engine.network_prune(q.filters()?).await?;
+    ok_json(&serde_json::json!({ "NetworksDeleted": deleted }))
+}
+
 /// A handler answering 501 for a feature berth does not have.
 pub(crate) fn unsupported(
     what: &'static str,

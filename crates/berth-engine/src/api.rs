@@ -269,11 +269,48 @@ impl berth_model::Engine for Engine {
         })
     }
 
-    async fn network_list(&self, filters: Filters) -> Result<Vec<docker::Network>> {
+    async fn network_list(&self, filters: Filters) -> Result<Vec<serde_json::Value>> {
         Ok(self.networks(&filters))
     }
-    async fn network_inspect(&self, id: &str) -> Result<docker::Network> {
+    async fn network_inspect(&self, id: &str) -> Result<serde_json::Value> {
         self.network(id)
+    }
+    async fn network_create(
+        &self,
+        request: docker::NetworkCreateRequest,
+    ) -> Result<docker::NetworkCreateResponse> {
+        let me = self
+            .arc()
+            .ok_or_else(|| berth_model::Error::internal("the engine is shutting down"))?;
+        let n = tokio::task::spawn_blocking(move || me.networks.create(&request))
+            .await
+            .map_err(|e| berth_model::Error::internal(e.to_string()))??;
+        if n.is_user_defined() {
+            self.networks.start_dns_for(&n);
+        }
+        self.emit_network_event(&n.id, &n.name, "create");
+        Ok(docker::NetworkCreateResponse {
+            id: n.id,
+            warning: String::new(),
+        })
+    }
+    async fn network_remove(&self, id: &str) -> Result<()> {
+        let n = self.networks.find(id);
+        self.network_rm(id).await?;
+        if let Some(n) = n {
+            self.emit_network_event(&n.id, &n.name, "destroy");
+        }
+        Ok(())
+    }
+    async fn network_prune(&self, _filters: Filters) -> Result<Vec<String>> {
+        let mut deleted = Vec::new();
+        for n in self.networks.records() {
+            if n.is_user_defined() && self.network_rm(&n.id).await.is_ok() {
+                self.emit_network_event(&n.id, &n.name, "destroy");
+                deleted.push(n.name);
+            }
+        }
+        Ok(deleted)
     }
 }
 

@@ -98,6 +98,12 @@ pub struct Record {
     /// IDs of execs started in it (for inspect).
     #[serde(default)]
     pub exec_ids: Vec<String>,
+    /// The bridge networks it is on (chosen at create) and, while it runs, what it got.
+    #[serde(default)]
+    pub endpoints: Vec<crate::network::Endpoint>,
+    /// Its published ports while it runs.
+    #[serde(default)]
+    pub published: Vec<crate::network::Published>,
 }
 
 /// A container in memory: its record and a change counter waiters can watch.

@@ -21,6 +21,7 @@ mod io;
 mod lifecycle;
 pub mod logs;
 pub mod names;
+pub mod network;
 mod objects;
 pub mod shim;
 mod spec;
@@ -62,6 +63,8 @@ pub struct Config {
     pub insecure_registries: Vec<String>,
     /// The addresses berthd listens on (reported by `info`).
     pub hosts: Vec<String>,
+    /// The default `bridge` network exists (false: dockerd's `--bridge none`).
+    pub bridge: bool,
 }
 
 /// The engine. Cheap to share: clone the `Arc`.
@@ -76,6 +79,7 @@ pub struct Engine {
     images: images::Images,
     execs: Mutex<HashMap<String, Arc<ExecRecord>>>,
     started: std::time::Instant,
+    networks: network::Networks,
 }
 
 impl Engine {
@@ -98,6 +102,16 @@ impl Engine {
                 .await
                 .map_err(|e| Error::internal(e.to_string()))??
         };
+        let networks = {
+            let (data, exec, bridge) = (
+                config.data_root.clone(),
+                config.exec_root.clone(),
+                config.bridge,
+            );
+            tokio::task::spawn_blocking(move || network::Networks::open(&data, &exec, bridge))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))??
+        };
         let engine = Arc::new_cyclic(|me| Engine {
             config,
             me: me.clone(),
@@ -108,8 +122,10 @@ impl Engine {
             images,
             execs: Mutex::new(HashMap::new()),
             started: std::time::Instant::now(),
+            networks,
         });
         engine.recover().await?;
+        engine.reconcile_networks().await?;
         Ok(engine)
     }
 

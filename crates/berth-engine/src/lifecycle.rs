@@ -158,6 +158,9 @@ impl Engine {
                 .map_err(util::io_err(what))?;
         }
         self.populate_volumes(rec, &rootfs).await?;
+        if !rec.endpoints.is_empty() {
+            self.network_up(rec).await?;
+        }
         crate::spec::write_bundle(self, rec, &rootfs, &run).await?;
         let log = &rec.host_config.log_config;
         let opt = |k: &str| {
@@ -211,10 +214,64 @@ impl Engine {
         let _ = self.runtime(&["delete", "--force", &rec.id]).await;
     }
 
-    /// Unmounts the root and forgets the run directory of a container that is not running.
+    /// Unmounts the root and forgets the run directory of a container that is not running;
+    /// its network (veths, addresses, published ports, namespace) goes too.
     pub(crate) async fn teardown(&self, rec: &Record) {
         let rootfs = self.container_dir(&rec.id).join("rootfs");
         let _ = self.images.unmount(&rootfs).await;
+        let live = self.container(&rec.id).ok();
+        let eps = live
+            .as_ref()
+            .map(|c| c.snapshot().endpoints)
+            .unwrap_or_else(|| rec.endpoints.clone());
+        if eps.is_empty() {
+            return;
+        }
+        if let Some(me) = self.arc() {
+            let id = rec.id.clone();
+            let eps2 = eps.clone();
+            let _ = tokio::task::spawn_blocking(move || me.networks.release(&id, &eps2)).await;
+        }
+        if let Some(c) = live {
+            let _ = c.update(|r| {
+                for e in &mut r.endpoints {
+                    let keep = crate::network::Endpoint {
+                        network_id: e.network_id.clone(),
+                        aliases: e.aliases.clone(),
+                        requested_ip: e.requested_ip.clone(),
+                        requested_mac: e.requested_mac.clone(),
+                        ..Default::default()
+                    };
+                    *e = keep;
+                }
+                r.published.clear();
+            });
+        }
+    }
+
+    /// Makes the network of a container on bridge networks before its runtime runs, and
+    /// records what it got (addresses, MACs, ports) with the container.
+    async fn network_up(&self, rec: &Record) -> Result<(), Error> {
+        let c = self.container(&rec.id)?;
+        let me = self
+            .arc()
+            .ok_or_else(|| Error::internal("the engine is shutting down"))?;
+        let (id, eps, host) = (
+            rec.id.clone(),
+            rec.endpoints.clone(),
+            rec.host_config.clone(),
+        );
+        let exposed = rec.config.exposed_ports.clone().unwrap_or_default();
+        let (filled, published) =
+            tokio::task::spawn_blocking(move || me.networks.setup(&id, &eps, &host, &exposed))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))??;
+        c.update(|r| {
+            r.endpoints = filled.clone();
+            r.published = published;
+        })?;
+        self.networks.dns_add(&rec.id, &rec.name, &filled);
+        self.write_net_files(&c.snapshot())
     }
 
     /// The json-file log of a container.
@@ -575,6 +632,42 @@ impl Engine {
                 }
             }
         }))
+    }
+
+    /// At daemon start, after [`Engine::recover`]: the kernel's network state is brought
+    /// in line with the containers that run (berth's nftables table rebuilt, stale
+    /// veths, namespaces and address allocations dropped), and their DNS names return.
+    pub(crate) async fn reconcile_networks(&self) -> Result<(), Error> {
+        let running: std::collections::HashMap<
+            String,
+            (
+                Vec<crate::network::Endpoint>,
+                Vec<crate::network::Published>,
+                String,
+            ),
+        > = self
+            .containers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|c| c.snapshot())
+            .filter(|r| r.state.is_running() && !r.endpoints.is_empty())
+            .map(|r| (r.id, (r.endpoints, r.published, r.name)))
+            .collect();
+        let me = self
+            .arc()
+            .ok_or_else(|| Error::internal("the engine is shutting down"))?;
+        let plain: std::collections::HashMap<_, _> = running
+            .iter()
+            .map(|(id, (e, p, _))| (id.clone(), (e.clone(), p.clone())))
+            .collect();
+        tokio::task::spawn_blocking(move || me.networks.reconcile(&plain))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        for (id, (eps, _, name)) in &running {
+            self.networks.dns_add(id, name, eps);
+        }
+        Ok(())
     }
 
     /// At daemon start: load records, reconnect to live shims, record exits that happened

@@ -16,6 +16,7 @@ impl Engine {
         req: CreateContainer,
     ) -> Result<docker::ContainerCreateResponse, Error> {
         let body = req.body;
+        let endpoints = self.create_endpoints(&body)?;
         let image_ref = body
             .image
             .clone()
@@ -104,6 +105,8 @@ impl Engine {
                 has_been_started: false,
                 driver,
                 exec_ids: Vec::new(),
+                endpoints,
+                published: Vec::new(),
             };
             self.write_etc_files(&record)?;
             let c = Container::new(record, dir.clone());
@@ -132,6 +135,89 @@ impl Engine {
             id,
             warnings: Vec::new(),
         })
+    }
+
+    /// The bridge networks a new container is on: the one its network mode names (the
+    /// default `bridge` for `default`/`bridge` unless berthd runs with `--bridge none`),
+    /// then any other network of `NetworkingConfig` (docker 28 sends every `--network`
+    /// there), each with its `--ip`, `--network-alias` and `--mac-address`.
+    fn create_endpoints(
+        &self,
+        body: &docker::ContainerCreateBody,
+    ) -> Result<Vec<crate::network::Endpoint>, Error> {
+        let mode = body
+            .host_config
+            .as_ref()
+            .and_then(|h| h.network_mode.clone())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| "default".into());
+        let configs = body
+            .networking_config
+            .as_ref()
+            .and_then(|n| n.endpoints_config.clone())
+            .unwrap_or_default();
+        if mode == "none" || mode == "host" || mode.starts_with("container:") {
+            return Ok(Vec::new());
+        }
+        let primary = if mode == "default" {
+            "bridge".to_string()
+        } else {
+            mode
+        };
+        let mut names = vec![primary.clone()];
+        let mut others: Vec<&String> = configs.keys().filter(|k| **k != primary).collect();
+        others.sort();
+        names.extend(
+            others
+                .into_iter()
+                .filter(|k| k.as_str() != "default")
+                .cloned(),
+        );
+        let mut out: Vec<crate::network::Endpoint> = Vec::new();
+        for name in names {
+            let Some(net) = self.networks.find(&name) else {
+                if name == "bridge" {
+                    // `--bridge none`: no default network, a namespace with loopback only.
+                    continue;
+                }
+                return Err(Error::not_found(format!("network {name} not found")));
+            };
+            if out.iter().any(|e| e.network_id == net.id) {
+                continue;
+            }
+            let cfg = configs
+                .get(&name)
+                .or_else(|| configs.get(&net.id))
+                .or_else(|| (name == "bridge").then(|| configs.get("default")).flatten());
+            let requested_ip = cfg
+                .and_then(|c| c.ipam_config.as_ref())
+                .and_then(|i| i.ipv4_address.clone())
+                .filter(|s| !s.is_empty());
+            let aliases = cfg.and_then(|c| c.aliases.clone()).unwrap_or_default();
+            let requested_mac = cfg
+                .and_then(|c| c.mac_address.clone())
+                .filter(|s| !s.is_empty());
+            if !net.is_user_defined() {
+                if requested_ip.is_some() {
+                    return Err(Error::invalid(
+                        "user specified IP address is supported on user defined networks only",
+                    ));
+                }
+                if !aliases.is_empty() {
+                    return Err(Error::invalid(
+                        "network-scoped alias is supported only for containers in user defined networks",
+                    ));
+                }
+            }
+            out.push(crate::network::Endpoint {
+                network_id: net.id,
+                aliases,
+                requested_ip,
+                requested_mac,
+                ..Default::default()
+            });
+        }
+        Ok(out)
     }
 
     fn generate_name(&self) -> Result<String, Error> {
@@ -173,6 +259,45 @@ impl Engine {
                 .collect()
         };
         std::fs::write(dir.join("resolv.conf"), resolv).map_err(io("resolv.conf"))?;
+        Ok(())
+    }
+
+    /// /etc/hosts and /etc/resolv.conf of a container whose network was just made: its
+    /// addresses under its hostname, and on user-defined networks the embedded DNS server
+    /// (the network's gateway) as the only nameserver, host search and options kept.
+    pub(crate) fn write_net_files(&self, r: &Record) -> Result<(), Error> {
+        let dir = self.container_dir(&r.id);
+        let io = |p: &str| util::io_err(format!("writing {p} of container {}", r.name));
+        let hostname = r.config.hostname.clone().unwrap_or_default();
+        let mut hosts = String::from(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+        );
+        for e in r.endpoints.iter().filter(|e| !e.ip.is_empty()) {
+            hosts.push_str(&format!("{}\t{hostname}\n", e.ip));
+        }
+        for extra in r.host_config.extra_hosts.iter().flatten() {
+            if let Some((name, ip)) = extra.split_once(':') {
+                hosts.push_str(&format!("{ip}\t{name}\n"));
+            }
+        }
+        std::fs::write(dir.join("hosts"), hosts).map_err(io("hosts"))?;
+        let dns_gateway = r.endpoints.iter().find_map(|e| {
+            let n = self.networks.get(&e.network_id)?;
+            (n.is_user_defined() && !e.ip.is_empty()).then(|| n.gateway.clone())
+        });
+        let own = r.host_config.dns.clone().unwrap_or_default();
+        if let Some(gw) = dns_gateway.filter(|_| own.is_empty()) {
+            let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+            let mut resolv = format!("nameserver {gw}\n");
+            for l in host
+                .lines()
+                .filter(|l| l.starts_with("search ") || l.starts_with("options "))
+            {
+                resolv.push_str(l);
+                resolv.push('\n');
+            }
+            std::fs::write(dir.join("resolv.conf"), resolv).map_err(io("resolv.conf"))?;
+        }
         Ok(())
     }
 
@@ -238,6 +363,15 @@ impl Engine {
         Ok(out)
     }
 
+    pub(crate) fn emit_network_event(&self, id: &str, name: &str, action: &str) {
+        let attrs = HashMap::from([
+            ("name".to_string(), name.to_string()),
+            ("type".to_string(), "bridge".to_string()),
+        ]);
+        self.events
+            .publish(docker::EventMessageTypeEnum::NETWORK, action, id, attrs);
+    }
+
     pub(crate) fn volume_event(&self, name: &str, action: &str) {
         let attrs = HashMap::from([("driver".to_string(), "local".to_string())]);
         self.events
@@ -290,7 +424,7 @@ impl Engine {
             size_root_fs: size_root,
             mounts: Some(r.mounts.clone()),
             config: Some(r.config.clone()),
-            network_settings: Some(network_settings(&net, &r)),
+            network_settings: Some(network_settings(&net, &r, &self.networks)),
         })
     }
 
@@ -352,7 +486,27 @@ impl Engine {
                 image_manifest_descriptor: None,
                 command: Some(container::command_line(&r)),
                 created: util::parse_rfc3339(&r.created).map(|t| t as i64),
-                ports: Some(Vec::new()),
+                ports: Some(
+                    r.published
+                        .iter()
+                        .map(|p| {
+                            let (port, proto) = p
+                                .container_port
+                                .split_once('/')
+                                .unwrap_or((&p.container_port, "tcp"));
+                            docker::PortSummary {
+                                ip: Some(p.host_ip.clone()),
+                                private_port: port.parse().unwrap_or(0),
+                                public_port: Some(p.host_port),
+                                typ: Some(if proto == "udp" {
+                                    docker::PortSummaryTypeEnum::UDP
+                                } else {
+                                    docker::PortSummaryTypeEnum::TCP
+                                }),
+                            }
+                        })
+                        .collect(),
+                ),
                 size_rw,
                 size_root_fs: size_root,
                 labels: Some(container::labels(&r)),
@@ -363,7 +517,7 @@ impl Engine {
                     annotations: None,
                 }),
                 network_settings: Some(docker::ContainerSummaryNetworkSettings {
-                    networks: network_settings(&net, &r).networks,
+                    networks: network_settings(&net, &r, &self.networks).networks,
                 }),
                 mounts: Some(r.mounts.clone()),
                 health: None,
@@ -624,14 +778,42 @@ fn volume_point(v: &docker::Volume, dst: &str, rw: bool, mode: &str) -> docker::
 
 /// NetworkSettings for the modes this engine has (host, none, container:, and the
 /// default mode, which is an isolated namespace with loopback until bridges exist).
-fn network_settings(mode: &str, r: &Record) -> docker::NetworkSettings {
+fn network_settings(
+    mode: &str,
+    r: &Record,
+    nets: &crate::network::Networks,
+) -> docker::NetworkSettings {
     let mut networks = HashMap::new();
+    for e in &r.endpoints {
+        let Some(n) = nets.get(&e.network_id) else {
+            continue;
+        };
+        networks.insert(
+            n.name.clone(),
+            docker::EndpointSettings {
+                network_id: Some(n.id.clone()),
+                endpoint_id: Some(e.endpoint_id.clone()),
+                gateway: Some(e.gateway.clone()),
+                ip_address: Some(e.ip.clone()),
+                ip_prefix_len: Some(i64::from(e.prefix)),
+                mac_address: Some(e.mac.clone()),
+                aliases: (!e.aliases.is_empty()).then(|| e.aliases.clone()),
+                dns_names: n.is_user_defined().then(|| {
+                    let mut d = vec![r.name.clone(), r.id[..12].to_string()];
+                    d.extend(e.aliases.iter().cloned());
+                    d
+                }),
+                ..Default::default()
+            },
+        );
+    }
     let key = match mode {
-        "default" | "" => "bridge",
+        "default" | "" => "",
         m if m.starts_with("container:") => "",
+        "bridge" => "",
         m => m,
     };
-    if !key.is_empty() {
+    if (key == "host" || key == "none") && networks.is_empty() {
         networks.insert(
             key.to_string(),
             docker::EndpointSettings {
@@ -645,18 +827,36 @@ fn network_settings(mode: &str, r: &Record) -> docker::NetworkSettings {
             },
         );
     }
+    let mut ports: HashMap<String, Option<Vec<docker::PortBinding>>> = HashMap::new();
+    for p in &r.published {
+        ports
+            .entry(p.container_port.clone())
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(docker::PortBinding {
+                host_ip: Some(p.host_ip.clone()),
+                host_port: Some(p.host_port.to_string()),
+            });
+    }
+    if r.state.is_running() {
+        for p in r.config.exposed_ports.iter().flatten() {
+            ports.entry(p.clone()).or_insert(None);
+        }
+    }
     docker::NetworkSettings {
         sandbox_id: Some(if r.state.is_running() {
             r.id.clone()
         } else {
             String::new()
         }),
-        sandbox_key: Some(if r.state.pid > 0 {
+        sandbox_key: Some(if !r.endpoints.is_empty() && r.state.is_running() {
+            nets.netns_path(&r.id).display().to_string()
+        } else if r.state.pid > 0 {
             format!("/proc/{}/ns/net", r.state.pid)
         } else {
             String::new()
         }),
-        ports: Some(HashMap::new()),
+        ports: Some(ports),
         networks: Some(networks),
     }
 }

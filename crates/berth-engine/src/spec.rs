@@ -101,7 +101,8 @@ fn input(engine: &Engine, r: &Record, rootfs: &Path) -> Result<GenerateInput, Er
         resolv_conf_path: Some(dir.join("resolv.conf").display().to_string()),
         mounts: mount_specs(engine, r)?,
         container_pids: pids,
-        network_ns_path: None,
+        network_ns_path: (!r.endpoints.is_empty())
+            .then(|| engine.networks.netns_path(&r.id).display().to_string()),
         shm_path: None,
         cgroups_path: stats::cgroup_path(&r.id),
         init_path: Some(engine.config.init.display().to_string()),

@@ -297,46 +297,77 @@ impl Engine {
         Ok(Box::pin(ReceiverStream::new(rx)))
     }
 
-    pub(crate) fn networks(&self, filters: &Filters) -> Vec<docker::Network> {
-        ["bridge", "host", "none"]
+    /// Every network as Docker shows it: the built-in `host` and `none`, and the bridge
+    /// networks (the default `bridge` and user-defined ones) with their running
+    /// containers.
+    pub(crate) fn networks(&self, filters: &Filters) -> Vec<serde_json::Value> {
+        let created = util::rfc3339(std::time::SystemTime::now() - self.started.elapsed());
+        let mut out: Vec<serde_json::Value> = ["host", "none"]
             .iter()
-            .map(|name| docker::Network {
-                name: Some((*name).into()),
-                id: Some(objects::network_id(name)),
-                created: Some(util::rfc3339(
-                    std::time::SystemTime::now() - self.started.elapsed(),
-                )),
-                scope: Some("local".into()),
-                driver: Some(
-                    match *name {
-                        "none" => "null",
-                        n => n,
-                    }
-                    .into(),
-                ),
-                enable_ipv4: Some(*name == "bridge"),
-                enable_ipv6: Some(false),
-                ipam: Some(docker::Ipam {
-                    driver: Some("default".into()),
-                    config: Some(Vec::new()),
-                    options: Some(HashMap::new()),
-                }),
-                internal: Some(false),
-                attachable: Some(false),
-                ingress: Some(false),
-                config_only: Some(false),
-                options: Some(HashMap::new()),
-                labels: Some(HashMap::new()),
-                ..Default::default()
+            .map(|name| {
+                serde_json::json!({
+                    "Name": name,
+                    "Id": objects::network_id(name),
+                    "Created": created,
+                    "Scope": "local",
+                    "Driver": if *name == "none" { "null" } else { "host" },
+                    "EnableIPv4": false,
+                    "EnableIPv6": false,
+                    "IPAM": {"Driver": "default", "Options": null, "Config": []},
+                    "Internal": false,
+                    "Attachable": false,
+                    "Ingress": false,
+                    "ConfigFrom": {"Network": ""},
+                    "ConfigOnly": false,
+                    "Containers": {},
+                    "Options": {},
+                    "Labels": {},
+                })
             })
+            .collect();
+        let running: Vec<(String, String, Vec<crate::network::Endpoint>)> = self
+            .containers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|c| c.snapshot())
+            .filter(|r| r.state.is_running())
+            .map(|r| (r.id, r.name, r.endpoints))
+            .collect();
+        for n in self.networks.records() {
+            let members: Vec<(String, String, crate::network::Endpoint)> = running
+                .iter()
+                .flat_map(|(id, name, eps)| {
+                    eps.iter()
+                        .filter(|e| e.network_id == n.id && !e.ip.is_empty())
+                        .map(|e| (id.clone(), name.clone(), e.clone()))
+                })
+                .collect();
+            out.push(self.networks.json(&n, &members));
+        }
+        out.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+        out.into_iter()
             .filter(|n| {
+                let s = |k: &str| n[k].as_str().unwrap_or("").to_string();
+                let builtin = matches!(s("Name").as_str(), "bridge" | "host" | "none");
                 filters.iter().all(|(k, vals)| {
                     vals.iter().any(|v| match k.as_str() {
-                        "name" => n.name.as_deref().is_some_and(|x| x.contains(v.as_str())),
-                        "id" => n.id.as_deref().is_some_and(|x| x.starts_with(v.as_str())),
-                        "driver" => n.driver.as_deref() == Some(v),
-                        "type" => v == "builtin",
+                        "name" => s("Name").contains(v.as_str()),
+                        "id" => s("Id").starts_with(v.as_str()),
+                        "driver" => &s("Driver") == v,
+                        "type" => (v == "builtin") == builtin && (v == "builtin" || v == "custom"),
                         "scope" => v == "local",
+                        "label" => {
+                            let (lk, lv) = v.split_once('=').unwrap_or((v.as_str(), ""));
+                            match n["Labels"].get(lk) {
+                                Some(x) => v.find('=').is_none() || x.as_str() == Some(lv),
+                                None => false,
+                            }
+                        }
+                        "dangling" => {
+                            let empty = n["Containers"].as_object().is_none_or(|m| m.is_empty());
+                            (v == "true" || v == "1") == (empty && !builtin)
+                        }
                         _ => false,
                     })
                 })
@@ -344,16 +375,60 @@ impl Engine {
             .collect()
     }
 
-    pub(crate) fn network(&self, id: &str) -> Result<docker::Network, Error> {
-        self.networks(&Filters::new())
-            .into_iter()
-            .find(|n| {
-                n.name.as_deref() == Some(id)
-                    || n.id
-                        .as_deref()
-                        .is_some_and(|x| x.starts_with(id) && !id.is_empty())
+    pub(crate) fn network(&self, id: &str) -> Result<serde_json::Value, Error> {
+        let all = self.networks(&Filters::new());
+        let by = |f: &dyn Fn(&serde_json::Value) -> bool| all.iter().find(|n| f(n)).cloned();
+        by(&|n| n["Name"].as_str() == Some(id))
+            .or_else(|| by(&|n| n["Id"].as_str() == Some(id)))
+            .or_else(|| {
+                let hits: Vec<_> = all
+                    .iter()
+                    .filter(|n| {
+                        !id.is_empty() && n["Id"].as_str().is_some_and(|x| x.starts_with(id))
+                    })
+                    .collect();
+                (hits.len() == 1).then(|| hits[0].clone())
             })
             .ok_or_else(|| Error::not_found(format!("network {id} not found")))
+    }
+
+    /// `network rm`: refused while a container (running or not) is on it.
+    pub(crate) async fn network_rm(&self, reference: &str) -> Result<(), Error> {
+        let n = match self.networks.find(reference) {
+            Some(n) => n,
+            None => {
+                if ["host", "none"].contains(&reference) {
+                    return Err(Error::invalid(format!(
+                        "{reference} is a pre-defined network and cannot be removed"
+                    )));
+                }
+                return Err(Error::not_found(format!("network {reference} not found")));
+            }
+        };
+        let users: Vec<String> = self
+            .containers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .map(|c| c.snapshot())
+            .filter(|r| r.endpoints.iter().any(|e| e.network_id == n.id))
+            .map(|r| r.name)
+            .collect();
+        if !users.is_empty() {
+            return Err(Error::conflict(format!(
+                "error while removing network: network {} id {} has active endpoints ({})",
+                n.name,
+                n.id,
+                users.join(", ")
+            )));
+        }
+        let me = self
+            .arc()
+            .ok_or_else(|| Error::internal("the engine is shutting down"))?;
+        tokio::task::spawn_blocking(move || me.networks.remove(&n))
+            .await
+            .map_err(|e| Error::internal(e.to_string()))??;
+        Ok(())
     }
 }
 

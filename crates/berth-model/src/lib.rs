@@ -576,11 +576,21 @@ pub trait Engine: Send + Sync + 'static {
     /// `POST /volumes/prune` (`all=true` in filters: named volumes too).
     async fn volume_prune(&self, filters: Filters) -> Result<docker::VolumePruneResponse>;
 
-    // ---- networks (host, none; bridge networks come with the networking issue) ---------
-    /// `GET /networks`.
-    async fn network_list(&self, filters: Filters) -> Result<Vec<docker::Network>>;
+    // ---- networks -------------------------------------------------------------------------
+    /// `GET /networks`: Docker's network objects as JSON (the schema's `Network` lacks
+    /// `Containers`, which inspect shows).
+    async fn network_list(&self, filters: Filters) -> Result<Vec<serde_json::Value>>;
     /// `GET /networks/{id}`.
-    async fn network_inspect(&self, id: &str) -> Result<docker::Network>;
+    async fn network_inspect(&self, id: &str) -> Result<serde_json::Value>;
+    /// `POST /networks/create`.
+    async fn network_create(
+        &self,
+        request: docker::NetworkCreateRequest,
+    ) -> Result<docker::NetworkCreateResponse>;
+    /// `DELETE /networks/{id}`.
+    async fn network_remove(&self, id: &str) -> Result<()>;
+    /// `POST /networks/prune`: the names of the removed networks.
+    async fn network_prune(&self, filters: Filters) -> Result<Vec<String>>;
 }
 
 #[cfg(test)]

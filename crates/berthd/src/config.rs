@@ -42,6 +42,10 @@ pub struct Flags {
     /// Storage driver: overlay2 or vfs.
     #[arg(short = 's', long = "storage-driver", value_name = "DRIVER")]
     pub storage_driver: Option<String>,
+    /// Attach containers to a network bridge: `none` leaves out the default `bridge`
+    /// network (containers without a network get loopback only).
+    #[arg(short = 'b', long = "bridge", value_name = "BRIDGE")]
+    pub bridge: Option<String>,
     /// Default ulimit for containers, name=soft[:hard] (repeatable).
     #[arg(long = "default-ulimit", value_name = "ULIMIT")]
     pub default_ulimits: Vec<String>,
@@ -126,6 +130,8 @@ pub struct FileConfig {
     pub insecure_registries: Option<Vec<String>>,
     /// `"storage-driver"`.
     pub storage_driver: Option<String>,
+    /// `"bridge"`.
+    pub bridge: Option<String>,
     /// `"default-ulimits"`: `{"nofile":{"Name":"nofile","Soft":1024,"Hard":2048}}`.
     pub default_ulimits: Option<BTreeMap<String, FileUlimit>>,
     /// `"tls"`.
@@ -182,6 +188,8 @@ pub struct Settings {
     pub insecure_registries: Vec<String>,
     /// `--storage-driver`.
     pub storage_driver: Option<String>,
+    /// The default `bridge` network exists (`--bridge none` turns it off).
+    pub bridge: bool,
     /// `--default-ulimit`, parsed.
     pub default_ulimits: Vec<ResourcesUlimits>,
     /// TLS for TCP listeners (`--tls`, `--tlsverify`, or a certificate and key given).
@@ -311,6 +319,13 @@ pub fn merge(flags: Flags, file: FileConfig, exe_dir: &Path) -> Result<Settings>
         file.storage_driver,
         &mut conflicts,
     );
+    let bridge = match pick("bridge", flags.bridge, file.bridge, &mut conflicts).as_deref() {
+        None | Some("") => true,
+        Some("none") => false,
+        Some(other) => bail!(
+            "--bridge {other:?}: berth makes its own default bridge (berth0); only \"none\" is accepted"
+        ),
+    };
     let flag_ulimits = nonempty(flags.default_ulimits);
     let file_ulimits = file.default_ulimits;
     if flag_ulimits.is_some() && file_ulimits.is_some() {
@@ -362,6 +377,7 @@ pub fn merge(flags: Flags, file: FileConfig, exe_dir: &Path) -> Result<Settings>
         log_level: log_level(level.as_deref().unwrap_or("info"))?,
         insecure_registries: insecure.unwrap_or_default(),
         storage_driver,
+        bridge,
         default_ulimits,
         tls,
         runtime: flags

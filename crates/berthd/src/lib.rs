@@ -35,6 +35,7 @@ pub fn engine_config(settings: &Settings) -> berth_engine::Config {
         default_ulimits: settings.default_ulimits.clone(),
         insecure_registries: settings.insecure_registries.clone(),
         hosts: settings.hosts.clone(),
+        bridge: settings.bridge,
     }
 }
 

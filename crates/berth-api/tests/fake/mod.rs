@@ -417,10 +417,25 @@ impl Engine for Fake {
     async fn volume_prune(&self, _: Filters) -> Result<docker::VolumePruneResponse> {
         Ok(Default::default())
     }
-    async fn network_list(&self, _: Filters) -> Result<Vec<docker::Network>> {
-        Ok(vec![])
+    async fn network_list(&self, _: Filters) -> Result<Vec<serde_json::Value>> {
+        Ok(Vec::new())
     }
-    async fn network_inspect(&self, id: &str) -> Result<docker::Network> {
+    async fn network_inspect(&self, id: &str) -> Result<serde_json::Value> {
         Err(Error::not_found(format!("network {id} not found")))
+    }
+    async fn network_create(
+        &self,
+        request: docker::NetworkCreateRequest,
+    ) -> Result<docker::NetworkCreateResponse> {
+        Err(Error::invalid(format!(
+            "fake: cannot create network {}",
+            request.name
+        )))
+    }
+    async fn network_remove(&self, id: &str) -> Result<()> {
+        Err(Error::not_found(format!("network {id} not found")))
+    }
+    async fn network_prune(&self, _: Filters) -> Result<Vec<String>> {
+        Ok(Vec::new())
     }
 }
