@@ -88,7 +88,7 @@ bash "$BERTH_REPO/scripts/make-images.sh" "$W/images" 2>/dev/null || die "make-i
 # ---- the three engines
 if [ -x "$bin_dir/berthd" ]; then
     mkdir -p "$W/berth"
-    "$bin_dir/berthd" -H "unix://$W/berth/berth.sock" --data-root "$W/berth/data" \
+    "$bin_dir/berthd" -H "unix://$W/berth/berth.sock" --data-root "$W/berth/data" --bridge none \
         --exec-root "$W/berth/exec" --pidfile "$W/berth/berthd.pid" >"$W/berth/berthd.log" 2>&1 </dev/null &
     berthd_pid=$!
     CLI[berth]="$docker_cli -H unix://$W/berth/berth.sock"

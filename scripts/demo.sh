@@ -44,7 +44,9 @@ bash "$BERTH_REPO/scripts/make-images.sh" "$work/images" >/dev/null
 init_args=()
 [ -x "$init" ] && init_args=(--init-path "$init")
 log "berthd -H $sock --data-root $work/data --exec-root $work/exec"
-"$bin/berthd" -H "$sock" --data-root "$work/data" --exec-root "$work/exec" \
+# --bridge none: the demo leaves the host's network stack alone (tests/e2e/network.sh
+# shows the default bridge, published ports and user networks in a namespace of its own).
+"$bin/berthd" -H "$sock" --data-root "$work/data" --exec-root "$work/exec" --bridge none \
     --pidfile "$work/berthd.pid" "${init_args[@]}" >"$work/berthd.log" 2>&1 </dev/null &
 berthd_pid=$!
 for _ in $(seq 100); do

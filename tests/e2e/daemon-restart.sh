@@ -44,6 +44,8 @@ L="berth.e2e=$$"
 RUN=("${D[@]}" run --pull never --label "$L" --network none)
 daemon_pid=
 daemon_args=(-H "$DOCKER_HOST" --data-root "$T/data" --exec-root "$T/exec" --pidfile "$T/berthd.pid")
+# No default bridge in the host's network namespace (tests/e2e/network.sh covers bridges).
+[ "$(basename "$bin")" = berthd ] && daemon_args+=(--bridge none)
 case "$(basename "$bin")" in
     dockerd) daemon_args+=(--live-restore --cgroup-parent "/berth-e2e-$$" --bridge none --iptables=false --ip6tables=false
         --ip-masq=false --ip-forward=false --userland-proxy=false) ;;

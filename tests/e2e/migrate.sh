@@ -35,7 +35,7 @@ D=("$docker_cli")
 daemon_pid=
 start_daemon() {   # start_daemon <dir>: data root <dir>/data, exec root <dir>/exec
     export DOCKER_HOST="unix://$1/berth.sock"
-    "$bin" -H "$DOCKER_HOST" --data-root "$1/data" --exec-root "$1/exec" \
+    "$bin" -H "$DOCKER_HOST" --data-root "$1/data" --exec-root "$1/exec" --bridge none \
         --pidfile "$1/berthd.pid" >>"$1/berthd.log" 2>&1 </dev/null &
     daemon_pid=$!
     for _ in $(seq 150); do

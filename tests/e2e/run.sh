@@ -8,7 +8,9 @@
 #   tests/e2e/compose.sh       docker-compose 1.29
 #   tests/e2e/python-sdk.sh    the Python docker SDK
 # stops it, then runs tests/e2e/daemon-restart.sh and tests/e2e/migrate.sh with
-# BIN_DIR/berthd (each starts its own).
+# BIN_DIR/berthd, tests/e2e/network.sh (bridges, ports, DNS, in a network namespace of
+# its own), and tests/e2e/tls.sh BIN_DIR (TLS on a TCP listener, with docker and
+# berth; each starts its own).
 # Exits non-zero if any suite failed. At exit, also on failure: berthd stopped by its PID,
 # processes mentioning the temp dir killed by PID, mounts under it unmounted, dir removed.
 set -uo pipefail
@@ -62,7 +64,7 @@ bash "$BERTH_REPO/scripts/make-images.sh" "$T/images" || die "make-images.sh fai
 init_args=()
 static_init="$BERTH_REPO/target/static/x86_64-unknown-linux-gnu/release/berth-init"
 [ -x "$static_init" ] && init_args=(--init-path "$static_init")
-"$bin_dir/berthd" -H "unix://$T/berth.sock" --data-root "$T/data" --exec-root "$T/exec" \
+"$bin_dir/berthd" -H "unix://$T/berth.sock" --data-root "$T/data" --exec-root "$T/exec" --bridge none \
     --pidfile "$T/berthd.pid" "${init_args[@]}" >"$T/berthd.log" 2>&1 </dev/null &
 berthd_pid=$!
 for _ in $(seq 150); do
@@ -91,6 +93,8 @@ suite python-sdk 120 bash "$here/python-sdk.sh" "unix://$T/berth.sock" "$T/image
 stop_berthd
 suite daemon-restart 180 bash "$here/daemon-restart.sh" "$bin_dir/berthd" "$T/images"
 suite migrate 120 bash "$here/migrate.sh" "$bin_dir/berthd" "$T/images"
+suite network 240 bash "$here/network.sh" "$bin_dir/berthd" "$T/images"
+suite tls 180 bash "$here/tls.sh" "$bin_dir" "$T/images"
 if [ "$failed" -ne 0 ]; then
     echo "berthd log (last 30 lines):"
     tail -n 30 "$T/berthd.log"

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Usage: tests/e2e/network.sh BERTHD_BINARY [IMAGES_DIR]      (root)
+#
+# Container networking through the docker CLI, as a user checks it. berthd runs in a
+# network namespace of its own (unshare --net, loopback up), so its bridges, veths and
+# nftables table never touch the host's; the checks reach into that namespace with
+# nsenter (busybox wget as the HTTP client). Checked:
+#   default bridge: an address on berth0's subnet, -p 8080:80 answers on 127.0.0.1:8080
+#     and on the bridge gateway, `docker port`, -P picks a free port that answers
+#   user networks: name, alias and short-id resolution through the embedded DNS; a
+#     container on another network cannot reach it; --ip; network ls/inspect/rm/prune
+#   --network container:web shares web's interfaces
+#   kill -9 berthd, start it again in the same namespace: the published port still
+#     answers and berth's table holds it once; a new port works
+#   after removing every container and network: no veth left, no port in berth's table
+# Each check prints PASS or FAIL; exit status non-zero if any failed. At exit, also on
+# failure: containers removed, berthd stopped by PID, processes mentioning $T killed by
+# PID, mounts under $T unmounted, $T removed (the namespace goes with its last process).
+set -uo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=tests/e2e/lib.sh
+. "$here/lib.sh"
+
+[ "$(id -u)" -eq 0 ] || die "network.sh must run as root"
+[ $# -ge 1 ] || die "usage: $0 BERTHD_BINARY [IMAGES_DIR]"
+bin="$(readlink -f "$1")"
+[ -x "$bin" ] || die "$1 is not an executable"
+images_dir="${2:-}"
+apt_ensure busybox-static nftables iproute2 util-linux >/dev/null
+busybox=$(command -v busybox)
+
+T=$(mktemp -d /tmp/nw.XXXXXX)
+export DOCKER_HOST="unix://$T/berth.sock"
+D=("$docker_cli")
+holder_pid='' daemon_pid=''
+static_init="$BERTH_REPO/target/static/x86_64-unknown-linux-gnu/release/berth-init"
+init_args=()
+[ -x "$static_init" ] && init_args=(--init-path "$static_init")
+cleanup() {
+    local ids
+    if [ -n "$daemon_pid" ]; then
+        ids=$(timeout 30 "${D[@]}" ps -aq 2>/dev/null)
+        # shellcheck disable=SC2086 # one argument per container
+        [ -n "$ids" ] && timeout 60 "${D[@]}" rm -fv $ids >/dev/null 2>&1
+        kill -TERM "$daemon_pid" 2>/dev/null
+        for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$daemon_pid" 2>/dev/null
+    fi
+    [ -n "$holder_pid" ] && kill -KILL "$holder_pid" 2>/dev/null
+    kill_matching_pids "$T"
+    sleep 0.2
+    unmount_under "$T"
+    rm -rf "$T" "$E2E_ERRFILE"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A process holding the namespace, so berthd can be killed and started again inside it.
+unshare --net sh -c "ip link set lo up; exec sleep 3600 # $T" &
+holder_pid=$!
+sleep 0.3
+NETNS="/proc/$holder_pid/ns/net"
+IN=(nsenter "--net=$NETNS")
+start_daemon() {
+    "${IN[@]}" "$bin" -H "$DOCKER_HOST" --data-root "$T/data" --exec-root "$T/exec" \
+        --pidfile "$T/berthd.pid" "${init_args[@]}" >>"$T/berthd.log" 2>&1 </dev/null &
+    daemon_pid=$!
+    for _ in $(seq 150); do
+        "${D[@]}" version >/dev/null 2>&1 && return 0
+        kill -0 "$daemon_pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    return 1
+}
+if ! start_daemon; then
+    fail "berthd starts in its own network namespace" "$(tail -n 20 "$T/berthd.log")"
+    summary "networking"
+    exit 1
+fi
+if [ -z "$images_dir" ]; then
+    images_dir="$T/images"
+    bash "$BERTH_REPO/scripts/make-images.sh" "$images_dir" 2>/dev/null || die "make-images.sh failed"
+fi
+"${D[@]}" load -i "$images_dir/busybox.tar" >/dev/null 2>&1 || die "cannot load busybox"
+get() { timeout 5 "${IN[@]}" "$busybox" wget -qO- "$1"; }
+RUN=("${D[@]}" run --pull never)
+HTTPD=(busybox httpd -f -p 80 -h /etc)
+
+# ---- default bridge, published ports
+ck_re "network ls lists bridge, host and none" '^bridge bridge$' \
+    "${D[@]}" network ls --format '{{.Name}} {{.Driver}}'
+ck_ok "run -d -p 8080:80 httpd on the default bridge" "${RUN[@]}" -d --name web -p 8080:80 "${HTTPD[@]}"
+web_ip=$("${D[@]}" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' web 2>/dev/null)
+ck_that "the container has an address on the bridge's subnet" "172.17.x.x or another pool" "${web_ip:-none}" \
+    test -n "$web_ip"
+ck_eq "the container sees that address on eth0" "$web_ip" "${D[@]}" exec web sh -c \
+    "ip -o -4 addr show eth0 | sed -e 's/.*inet //' -e 's@/.*@@'"
+retry_until 5 get "http://127.0.0.1:8080/hostname"
+ck_eq "the published port answers on 127.0.0.1 (no proxy process)" "$("${D[@]}" inspect -f '{{.Config.Hostname}}' web)" \
+    get "http://127.0.0.1:8080/hostname"
+gw=$("${D[@]}" network inspect -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' bridge)
+ck_has "the published port answers on the host's bridge address" "$("${D[@]}" inspect -f '{{.Config.Hostname}}' web)" \
+    get "http://$gw:8080/hostname"
+ck_eq "docker port" "80/tcp -> 0.0.0.0:8080" "${D[@]}" port web
+ck_err "a second container on host port 8080 is refused" "port is already allocated" \
+    "${RUN[@]}" -d --name web2 -p 8080:80 "${HTTPD[@]}"
+"${D[@]}" rm -f web2 >/dev/null 2>&1
+ck_ok "run -P publishes the EXPOSEd port" "${RUN[@]}" -d --name webp --expose 80 -P "${HTTPD[@]}"
+pport=$("${D[@]}" port webp 80/tcp 2>/dev/null | head -n 1 | sed 's/.*://')
+ck_that "-P picked a host port" "a port number" "${pport:-none}" test -n "$pport"
+ck_has "the -P port answers" "$("${D[@]}" inspect -f '{{.Config.Hostname}}' webp)" get "http://127.0.0.1:$pport/hostname"
+ck_eq "--network container:web shares web's interfaces" "$web_ip" "${RUN[@]}" --rm --network container:web busybox \
+    sh -c "ip -o -4 addr show eth0 | sed -e 's/.*inet //' -e 's@/.*@@'"
+
+# ---- user-defined networks and DNS
+ck_ok "network create appnet" "${D[@]}" network create --label team=a appnet
+ck_ok "network create other --subnet 10.77.0.0/24" "${D[@]}" network create --subnet 10.77.0.0/24 other
+ck_ok "app1 on appnet with an alias" "${RUN[@]}" -d --name app1 --network appnet --network-alias svc "${HTTPD[@]}"
+ck_ok "far on the other network, with --ip" "${RUN[@]}" -d --name far --network other --ip 10.77.0.50 "${HTTPD[@]}"
+ck_eq "--ip is the address the container got" "10.77.0.50" \
+    "${D[@]}" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' far
+app1_host=$("${D[@]}" inspect -f '{{.Config.Hostname}}' app1)
+ck_eq "a container on appnet reaches app1 by name" "$app1_host" "${RUN[@]}" --rm --network appnet busybox \
+    wget -qO- http://app1/hostname
+ck_eq "… by alias" "$app1_host" "${RUN[@]}" --rm --network appnet busybox wget -qO- http://svc/hostname
+ck_eq "… by short id" "$app1_host" "${RUN[@]}" --rm --network appnet busybox wget -qO- "http://${app1_host:0:12}/hostname"
+ck_rc "a container on another network cannot reach app1's address" 1 "${RUN[@]}" --rm --network other busybox \
+    sh -c "wget -T 2 -qO- http://$("${D[@]}" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' app1)/hostname >/dev/null 2>&1 || exit 1"
+ck_has "network inspect lists app1 under Containers" "app1" "${D[@]}" network inspect -f '{{json .Containers}}' appnet
+ck_eq "network ls --filter label" "appnet" "${D[@]}" network ls --filter label=team=a --format '{{.Name}}'
+ck_err "network rm of a network in use is refused" "has active endpoints" "${D[@]}" network rm appnet
+ck_err "network create of an existing name" "already exists" "${D[@]}" network create appnet
+ck_err "run on a network that does not exist" "network nosuchnet not found" "${RUN[@]}" --rm --network nosuchnet busybox true
+
+# ---- the daemon crashes and comes back
+kill -KILL "$daemon_pid"
+for _ in $(seq 50); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
+daemon_pid=''
+if start_daemon; then pass "berthd starts again after kill -9"; else fail "berthd starts again after kill -9" "$(tail -n 20 "$T/berthd.log")"; fi
+ck_has "after the restart the published port still answers" "$("${D[@]}" inspect -f '{{.Config.Hostname}}' web)" \
+    get "http://127.0.0.1:8080/hostname"
+count_8080() { "${IN[@]}" nft list table ip berth 2>/dev/null | grep -o ': 8080 \|tcp \. 8080 \|8080 :' | wc -l; }
+ck_eq "berth's table holds port 8080 once" "1" count_8080
+ck_eq "name resolution still works after the restart" "$app1_host" "${RUN[@]}" --rm --network appnet busybox \
+    wget -qO- http://app1/hostname
+ck_ok "a new published container after the restart" "${RUN[@]}" -d --name web3 -p 8083:80 "${HTTPD[@]}"
+ck_has "… answers" "$("${D[@]}" inspect -f '{{.Config.Hostname}}' web3)" get "http://127.0.0.1:8083/hostname"
+
+# ---- everything removed: nothing left
+ck_ok "rm -f every container" sh -c "\"\$DK\" rm -f \$(\"\$DK\" ps -aq) >/dev/null"
+ck_ok "network rm appnet other" "${D[@]}" network rm appnet other
+ck_eq "no veth is left" "" sh -c "${IN[*]} ip -o link show | grep -c ' vb' | grep -v '^0$' || true"
+ck_eq "no published port is left in berth's table" "0" sh -c "${IN[*]} nft list table ip berth | grep -c ' : [0-9.]* \. [0-9]*' || true"
+ck_lacks "the user networks' bridges are gone" "br-" "${IN[@]}" ip -o link show
+
+summary "networking"
