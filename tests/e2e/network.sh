@@ -132,6 +132,48 @@ ck_err "network rm of a network in use is refused" "has active endpoints" "${D[@
 ck_err "network create of an existing name" "already exists" "${D[@]}" network create appnet
 ck_err "run on a network that does not exist" "network nosuchnet not found" "${RUN[@]}" --rm --network nosuchnet busybox true
 
+# ---- network connect / disconnect of a running container
+ck_ok "a container on the default bridge" "${RUN[@]}" -d --name roamer busybox sleep 600
+ck_ok "network connect appnet roamer (running)" "${D[@]}" network connect --alias rover appnet roamer
+ck_eq "after connect it has a second interface" "eth1" "${D[@]}" exec roamer sh -c \
+    "ip -o -4 addr show eth1 | awk '{print \$2}'"
+ck_eq "after connect it resolves app1" "$app1_host" "${D[@]}" exec roamer wget -qO- http://app1/hostname
+roamer_ip=$("${D[@]}" inspect -f '{{(index .NetworkSettings.Networks "appnet").IPAddress}}' roamer 2>/dev/null)
+ck_has "and is resolved by its alias on appnet" "Address: ${roamer_ip:-none}" \
+    "${RUN[@]}" --rm --network appnet busybox nslookup rover
+ck_err "connecting it twice is refused" "already exists in network appnet" "${D[@]}" network connect appnet roamer
+ck_ok "network disconnect appnet roamer" "${D[@]}" network disconnect appnet roamer
+ck_err "after disconnect eth1 is gone" "can't find device 'eth1'" "${D[@]}" exec roamer ip link show eth1
+
+# ---- docker-compose without network_mode: the project's default network
+if apt_ensure docker-compose >/dev/null 2>&1; then
+    mkdir -p "$T/proj"
+    cat >"$T/proj/docker-compose.yml" <<'YML'
+version: "3"
+services:
+  web:
+    image: busybox
+    command: httpd -f -p 80 -h /etc
+    ports:
+      - "8090:80"
+  client:
+    image: busybox
+    command: sh -c 'sleep 300'
+YML
+    C=(docker-compose --ansi never -p nwdemo -f "$T/proj/docker-compose.yml")
+    ck_ok "compose up -d (default project network)" "${C[@]}" up -d
+    ck_re "compose made the network nwdemo_default" '^nwdemo_default$' "${D[@]}" network ls --format '{{.Name}}'
+    ck_eq "a service reaches another by its service name" \
+        "$("${D[@]}" inspect -f '{{.Config.Hostname}}' nwdemo_web_1 2>/dev/null)" \
+        "${C[@]}" exec -T client wget -qO- http://web/hostname
+    retry_until 5 get "http://127.0.0.1:8090/hostname"
+    ck_ok "the service's published port answers" get "http://127.0.0.1:8090/hostname"
+    ck_ok "compose down" "${C[@]}" down
+    ck_lacks "compose down removed its network" "nwdemo_default" "${D[@]}" network ls --format '{{.Name}}'
+else
+    fail "docker-compose available" "apt-get install docker-compose failed"
+fi
+
 # ---- the daemon crashes and comes back
 kill -KILL "$daemon_pid"
 for _ in $(seq 50); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done

@@ -141,13 +141,10 @@ fn routes() -> Router<AppState> {
             "/networks/{id}",
             get(system::network_inspect).delete(system::network_remove),
         )
-        .route(
-            "/networks/{id}/connect",
-            post(no("connecting containers to networks")),
-        )
+        .route("/networks/{id}/connect", post(system::network_connect))
         .route(
             "/networks/{id}/disconnect",
-            post(no("disconnecting containers from networks")),
+            post(system::network_disconnect),
         )
         // swarm and plugins
         .route("/swarm", any(no("swarm mode")))

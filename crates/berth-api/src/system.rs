@@ -92,6 +92,26 @@ pub(crate) async fn network_remove(
     Ok(no_content())
 }
 
+pub(crate) async fn network_connect(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let request: docker::NetworkConnectRequest = json_body(&body, false)?;
+    engine.network_connect(&id, request).await?;
+    Ok(axum::response::IntoResponse::into_response(StatusCode::OK))
+}
+
+pub(crate) async fn network_disconnect(
+    State(engine): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let request: docker::NetworkDisconnectRequest = json_body(&body, false)?;
+    engine.network_disconnect(&id, request).await?;
+    Ok(axum::response::IntoResponse::into_response(StatusCode::OK))
+}
+
 pub(crate) async fn network_prune(
     State(engine): State<AppState>,
     q: Params,

@@ -302,6 +302,21 @@ impl berth_model::Engine for Engine {
         }
         Ok(())
     }
+    async fn network_connect(
+        &self,
+        id: &str,
+        request: docker::NetworkConnectRequest,
+    ) -> Result<()> {
+        self.connect(id, request).await
+    }
+    async fn network_disconnect(
+        &self,
+        id: &str,
+        request: docker::NetworkDisconnectRequest,
+    ) -> Result<()> {
+        self.disconnect(id, &request.container, request.force.unwrap_or(false))
+            .await
+    }
     async fn network_prune(&self, _filters: Filters) -> Result<Vec<String>> {
         let mut deleted = Vec::new();
         for n in self.networks.records() {

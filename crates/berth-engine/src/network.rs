@@ -612,59 +612,7 @@ impl Networks {
         let mut done: Vec<Endpoint> = Vec::new();
         let res = (|| {
             for (i, e) in eps.iter().enumerate() {
-                let n = self.get(&e.network_id).ok_or_else(|| {
-                    Error::not_found(format!("network {} not found", e.network_id))
-                })?;
-                let pool = n.pool()?;
-                let want = e
-                    .requested_ip
-                    .as_deref()
-                    .filter(|s| !s.is_empty())
-                    .map(ipam::parse_ipv4)
-                    .transpose()
-                    .map_err(net_err)?;
-                let ip = self
-                    .ipam
-                    .allocate(&n.id, &pool, id, want)
-                    .map_err(net_err)?;
-                let mac = e
-                    .requested_mac
-                    .as_deref()
-                    .filter(|s| !s.is_empty())
-                    .map(parse_mac)
-                    .transpose()?;
-                let host_ifname = link::random_host_ifname().map_err(net_err)?;
-                let attached = link::attach(&link::Endpoint {
-                    netns: &ns,
-                    bridge: &n.bridge,
-                    host_ifname,
-                    ifname: format!("eth{i}"),
-                    mac,
-                    address: ip,
-                    prefix: pool.subnet.1,
-                    gateway: (!n.internal).then_some(pool.gateway),
-                    mtu: None,
-                    hairpin: true,
-                });
-                let attached = match attached {
-                    Ok(a) => a,
-                    Err(err) => {
-                        let _ = self.ipam.release(&n.id, id);
-                        return Err(net_err(err));
-                    }
-                };
-                let mut filled = e.clone();
-                filled.ip = ip.to_string();
-                filled.prefix = pool.subnet.1;
-                filled.gateway = if n.internal {
-                    String::new()
-                } else {
-                    pool.gateway.to_string()
-                };
-                filled.mac = link::format_mac(attached.mac);
-                filled.host_ifname = attached.host_ifname;
-                filled.endpoint_id = util::new_id()?;
-                done.push(filled);
+                done.push(self.attach_one(id, &ns, i, e)?);
             }
             let published = self.publish(id, &done, host, exposed)?;
             Ok(published)
@@ -676,6 +624,89 @@ impl Networks {
                 Err(e)
             }
         }
+    }
+
+    /// Connects a container's namespace `ns` to one network as interface `eth<index>`.
+    fn attach_one(
+        &self,
+        id: &str,
+        ns: &Path,
+        index: usize,
+        e: &Endpoint,
+    ) -> Result<Endpoint, Error> {
+        let n = self
+            .get(&e.network_id)
+            .ok_or_else(|| Error::not_found(format!("network {} not found", e.network_id)))?;
+        let pool = n.pool()?;
+        let want = e
+            .requested_ip
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(ipam::parse_ipv4)
+            .transpose()
+            .map_err(net_err)?;
+        let ip = self
+            .ipam
+            .allocate(&n.id, &pool, id, want)
+            .map_err(net_err)?;
+        let undo = |err: Error| {
+            let _ = self.ipam.release(&n.id, id);
+            err
+        };
+        let mac = e
+            .requested_mac
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .map(parse_mac)
+            .transpose()
+            .map_err(undo)?;
+        let host_ifname = link::random_host_ifname().map_err(net_err).map_err(undo)?;
+        let attached = link::attach(&link::Endpoint {
+            netns: ns,
+            bridge: &n.bridge,
+            host_ifname,
+            ifname: format!("eth{index}"),
+            mac,
+            address: ip,
+            prefix: pool.subnet.1,
+            gateway: (!n.internal).then_some(pool.gateway),
+            mtu: None,
+            hairpin: true,
+        })
+        .map_err(net_err)
+        .map_err(undo)?;
+        let mut filled = e.clone();
+        filled.ip = ip.to_string();
+        filled.prefix = pool.subnet.1;
+        filled.gateway = if n.internal {
+            String::new()
+        } else {
+            pool.gateway.to_string()
+        };
+        filled.mac = link::format_mac(attached.mac);
+        filled.host_ifname = attached.host_ifname;
+        filled.endpoint_id = util::new_id()?;
+        Ok(filled)
+    }
+
+    /// `network connect` of a running container: one more interface in its namespace.
+    pub fn connect_live(&self, id: &str, index: usize, e: &Endpoint) -> Result<Endpoint, Error> {
+        let ns = self.netns_path(id);
+        if !ns.exists() {
+            return Err(Error::conflict(
+                "container has no network namespace of berth's (it runs with --network none, host or container:)",
+            ));
+        }
+        self.attach_one(id, &ns, index, e)
+    }
+
+    /// `network disconnect` of a running container from one network.
+    pub fn disconnect_live(&self, id: &str, e: &Endpoint) {
+        if !e.host_ifname.is_empty() {
+            let _ = link::detach(&e.host_ifname);
+        }
+        let _ = self.ipam.release(&e.network_id, id);
+        self.dns.remove(&e.network_id, id);
     }
 
     /// Undoes [`Networks::setup`] (also for a container that died while the daemon was

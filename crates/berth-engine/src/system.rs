@@ -392,6 +392,121 @@ impl Engine {
             .ok_or_else(|| Error::not_found(format!("network {id} not found")))
     }
 
+    /// `network connect`: the network joins the container's record, and a running
+    /// container gets the interface at once.
+    pub(crate) async fn connect(
+        &self,
+        net_ref: &str,
+        req: docker::NetworkConnectRequest,
+    ) -> Result<(), Error> {
+        let n = self.bridge_network(net_ref)?;
+        let c = self.container(&req.container)?;
+        let _op = c.op.lock().await;
+        let r = c.snapshot();
+        let mode = r.host_config.network_mode.clone().unwrap_or_default();
+        if mode == "host" || mode == "none" || mode.starts_with("container:") {
+            return Err(Error::conflict(format!(
+                "container sharing network namespace with another container or host cannot be connected to any other network (network mode {mode})"
+            )));
+        }
+        if r.endpoints.iter().any(|e| e.network_id == n.id) {
+            return Err(Error::conflict(format!(
+                "endpoint with name {} already exists in network {}",
+                r.name, n.name
+            )));
+        }
+        let cfg = req.endpoint_config.unwrap_or_default();
+        let ep = crate::network::Endpoint {
+            network_id: n.id.clone(),
+            aliases: cfg.aliases.unwrap_or_default(),
+            requested_ip: cfg
+                .ipam_config
+                .and_then(|i| i.ipv4_address)
+                .filter(|s| !s.is_empty()),
+            requested_mac: cfg.mac_address.filter(|s| !s.is_empty()),
+            ..Default::default()
+        };
+        if !n.is_user_defined() && (ep.requested_ip.is_some() || !ep.aliases.is_empty()) {
+            return Err(Error::invalid(
+                "user specified IP address and aliases are supported on user defined networks only",
+            ));
+        }
+        let ep = if r.state.is_running() {
+            let me = self
+                .arc()
+                .ok_or_else(|| Error::internal("the engine is shutting down"))?;
+            let (id, index, ep2) = (r.id.clone(), r.endpoints.len(), ep.clone());
+            let filled =
+                tokio::task::spawn_blocking(move || me.networks.connect_live(&id, index, &ep2))
+                    .await
+                    .map_err(|e| Error::internal(e.to_string()))??;
+            self.networks
+                .dns_add(&r.id, &r.name, std::slice::from_ref(&filled));
+            filled
+        } else {
+            ep
+        };
+        c.update(|rec| rec.endpoints.push(ep))?;
+        if r.state.is_running() {
+            self.write_net_files(&c.snapshot())?;
+        }
+        self.emit_network_event(&n.id, &n.name, "connect");
+        Ok(())
+    }
+
+    /// `network disconnect`.
+    pub(crate) async fn disconnect(
+        &self,
+        net_ref: &str,
+        container: &str,
+        force: bool,
+    ) -> Result<(), Error> {
+        let n = self.bridge_network(net_ref)?;
+        let c = match self.container(container) {
+            Ok(c) => c,
+            Err(e) if force => {
+                let _ = e;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let _op = c.op.lock().await;
+        let r = c.snapshot();
+        let Some(ep) = r.endpoints.iter().find(|e| e.network_id == n.id).cloned() else {
+            return Err(Error::conflict(format!(
+                "container {} is not connected to network {}",
+                r.name, n.name
+            )));
+        };
+        if r.state.is_running() {
+            let me = self
+                .arc()
+                .ok_or_else(|| Error::internal("the engine is shutting down"))?;
+            let id = r.id.clone();
+            tokio::task::spawn_blocking(move || me.networks.disconnect_live(&id, &ep))
+                .await
+                .map_err(|e| Error::internal(e.to_string()))?;
+        }
+        c.update(|rec| rec.endpoints.retain(|e| e.network_id != n.id))?;
+        if r.state.is_running() {
+            self.write_net_files(&c.snapshot())?;
+        }
+        self.emit_network_event(&n.id, &n.name, "disconnect");
+        Ok(())
+    }
+
+    fn bridge_network(&self, reference: &str) -> Result<crate::network::NetRecord, Error> {
+        self.networks.find(reference).ok_or_else(|| {
+            if ["host", "none"].contains(&reference) {
+                Error::conflict(format!(
+                    "container cannot be disconnected from host network or connected to host network ({reference})"
+                ))
+            } else {
+                Error::not_found(format!("network {reference} not found"))
+            }
+        })
+    }
+
     /// `network rm`: refused while a container (running or not) is on it.
     pub(crate) async fn network_rm(&self, reference: &str) -> Result<(), Error> {
         let n = match self.networks.find(reference) {

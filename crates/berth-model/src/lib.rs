@@ -591,6 +591,15 @@ pub trait Engine: Send + Sync + 'static {
     async fn network_remove(&self, id: &str) -> Result<()>;
     /// `POST /networks/prune`: the names of the removed networks.
     async fn network_prune(&self, filters: Filters) -> Result<Vec<String>>;
+    /// `POST /networks/{id}/connect`.
+    async fn network_connect(&self, id: &str, request: docker::NetworkConnectRequest)
+        -> Result<()>;
+    /// `POST /networks/{id}/disconnect`.
+    async fn network_disconnect(
+        &self,
+        id: &str,
+        request: docker::NetworkDisconnectRequest,
+    ) -> Result<()>;
 }
 
 #[cfg(test)]

@@ -438,4 +438,14 @@ impl Engine for Fake {
     async fn network_prune(&self, _: Filters) -> Result<Vec<String>> {
         Ok(Vec::new())
     }
+    async fn network_connect(&self, id: &str, _: docker::NetworkConnectRequest) -> Result<()> {
+        Err(Error::not_found(format!("network {id} not found")))
+    }
+    async fn network_disconnect(
+        &self,
+        id: &str,
+        _: docker::NetworkDisconnectRequest,
+    ) -> Result<()> {
+        Err(Error::not_found(format!("network {id} not found")))
+    }
 }
