@@ -58,6 +58,7 @@ trap 'exit 130' INT TERM
 # A process holding the namespace, so berthd can be killed and started again inside it.
 unshare --net sh -c "ip link set lo up; exec sleep 3600 # $T" &
 holder_pid=$!
+disown "$holder_pid"   # killed on purpose at the end: no job-control notice
 sleep 0.3
 NETNS="/proc/$holder_pid/ns/net"
 IN=(nsenter "--net=$NETNS")
@@ -65,6 +66,7 @@ start_daemon() {
     "${IN[@]}" "$bin" -H "$DOCKER_HOST" --data-root "$T/data" --exec-root "$T/exec" \
         --pidfile "$T/berthd.pid" "${init_args[@]}" >>"$T/berthd.log" 2>&1 </dev/null &
     daemon_pid=$!
+    disown "$daemon_pid"   # killed with -9 on purpose below
     for _ in $(seq 150); do
         "${D[@]}" version >/dev/null 2>&1 && return 0
         kill -0 "$daemon_pid" 2>/dev/null || break
@@ -131,6 +133,17 @@ ck_eq "network ls --filter label" "appnet" "${D[@]}" network ls --filter label=t
 ck_err "network rm of a network in use is refused" "has active endpoints" "${D[@]}" network rm appnet
 ck_err "network create of an existing name" "already exists" "${D[@]}" network create appnet
 ck_err "run on a network that does not exist" "network nosuchnet not found" "${RUN[@]}" --rm --network nosuchnet busybox true
+
+# ---- resolv.conf and hosts options (files only: nothing is sent to these addresses)
+ck_eq "--dns, --dns-search, --dns-option make resolv.conf" "nameserver 10.1.2.3
+search example.test
+options ndots:2" "${RUN[@]}" --rm --dns 10.1.2.3 --dns-search example.test --dns-option ndots:2 busybox \
+    cat /etc/resolv.conf
+ck_re "--add-host adds a hosts line" '^10\.9\.8\.7[[:space:]]+foo$' "${RUN[@]}" --rm --add-host foo:10.9.8.7 busybox \
+    cat /etc/hosts
+ck_re "on a user network the embedded DNS is the nameserver" "^nameserver $("${D[@]}" network inspect \
+    -f '{{range .IPAM.Config}}{{.Gateway}}{{end}}' appnet | sed 's/\./\\./g')$" \
+    "${RUN[@]}" --rm --network appnet busybox cat /etc/resolv.conf
 
 # ---- network connect / disconnect of a running container
 ck_ok "a container on the default bridge" "${RUN[@]}" -d --name roamer busybox sleep 600

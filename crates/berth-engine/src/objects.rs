@@ -246,10 +246,12 @@ impl Engine {
                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t{hostname}\n"
             )
         };
+        let mut hosts = hosts;
+        hosts.push_str(&extra_hosts(r));
         std::fs::write(dir.join("hosts"), hosts).map_err(io("hosts"))?;
         let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
         // A resolver on the host's loopback is unreachable from a private network namespace.
-        let resolv = if net == "host" {
+        let resolv: String = if net == "host" {
             resolv
         } else {
             resolv
@@ -258,6 +260,7 @@ impl Engine {
                 .map(|l| format!("{l}\n"))
                 .collect()
         };
+        let resolv = with_dns_options(r, &resolv, None);
         std::fs::write(dir.join("resolv.conf"), resolv).map_err(io("resolv.conf"))?;
         Ok(())
     }
@@ -275,27 +278,23 @@ impl Engine {
         for e in r.endpoints.iter().filter(|e| !e.ip.is_empty()) {
             hosts.push_str(&format!("{}\t{hostname}\n", e.ip));
         }
-        for extra in r.host_config.extra_hosts.iter().flatten() {
-            if let Some((name, ip)) = extra.split_once(':') {
-                hosts.push_str(&format!("{ip}\t{name}\n"));
-            }
-        }
+        hosts.push_str(&extra_hosts(r));
         std::fs::write(dir.join("hosts"), hosts).map_err(io("hosts"))?;
         let dns_gateway = r.endpoints.iter().find_map(|e| {
             let n = self.networks.get(&e.network_id)?;
             (n.is_user_defined() && !e.ip.is_empty()).then(|| n.gateway.clone())
         });
-        let own = r.host_config.dns.clone().unwrap_or_default();
-        if let Some(gw) = dns_gateway.filter(|_| own.is_empty()) {
+        if let Some(gw) = dns_gateway {
             let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-            let mut resolv = format!("nameserver {gw}\n");
+            let mut base = String::new();
             for l in host
                 .lines()
                 .filter(|l| l.starts_with("search ") || l.starts_with("options "))
             {
-                resolv.push_str(l);
-                resolv.push('\n');
+                base.push_str(l);
+                base.push('\n');
             }
+            let resolv = with_dns_options(r, &base, Some(&gw));
             std::fs::write(dir.join("resolv.conf"), resolv).map_err(io("resolv.conf"))?;
         }
         Ok(())
@@ -859,6 +858,62 @@ fn network_settings(
         ports: Some(ports),
         networks: Some(networks),
     }
+}
+
+/// `--add-host name:ip` lines for /etc/hosts (`host-gateway` is not resolved: berth has
+/// no fixed host address for containers to reach yet).
+fn extra_hosts(r: &Record) -> String {
+    let mut out = String::new();
+    for extra in r.host_config.extra_hosts.iter().flatten() {
+        if let Some((name, ip)) = extra.split_once(':').or_else(|| extra.split_once('=')) {
+            out.push_str(&format!("{ip}\t{name}\n"));
+        }
+    }
+    out
+}
+
+/// A resolv.conf from `base` with the container's `--dns`, `--dns-search` and
+/// `--dns-option` taking the place of the lines they name (Docker's rule); `embedded` is
+/// the embedded DNS server of a user-defined network, which stays the only nameserver
+/// (it forwards to the others) unless `--dns` is given.
+fn with_dns_options(r: &Record, base: &str, embedded: Option<&str>) -> String {
+    let h = &r.host_config;
+    let dns = h.dns.clone().unwrap_or_default();
+    let search = h.dns_search.clone().unwrap_or_default();
+    let options = h.dns_options.clone().unwrap_or_default();
+    let mut out = String::new();
+    if !dns.is_empty() {
+        for d in &dns {
+            out.push_str(&format!("nameserver {d}\n"));
+        }
+    } else if let Some(gw) = embedded {
+        out.push_str(&format!("nameserver {gw}\n"));
+    } else {
+        for l in base.lines().filter(|l| l.starts_with("nameserver")) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    } else {
+        for l in base
+            .lines()
+            .filter(|l| l.starts_with("search ") || l.starts_with("domain "))
+        {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    } else {
+        for l in base.lines().filter(|l| l.starts_with("options ")) {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Stable IDs of the built-in networks.
