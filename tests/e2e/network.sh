@@ -130,6 +130,7 @@ ck_rc "a container on another network cannot reach app1's address" 1 "${RUN[@]}"
     sh -c "wget -T 2 -qO- http://$("${D[@]}" inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' app1)/hostname >/dev/null 2>&1 || exit 1"
 ck_has "network inspect lists app1 under Containers" "app1" "${D[@]}" network inspect -f '{{json .Containers}}' appnet
 ck_eq "network ls --filter label" "appnet" "${D[@]}" network ls --filter label=team=a --format '{{.Name}}'
+ck_eq "ps --filter network=appnet" "app1" "${D[@]}" ps --filter network=appnet --format '{{.Names}}'
 ck_err "network rm of a network in use is refused" "has active endpoints" "${D[@]}" network rm appnet
 ck_err "network create of an existing name" "already exists" "${D[@]}" network create appnet
 ck_err "run on a network that does not exist" "network nosuchnet not found" "${RUN[@]}" --rm --network nosuchnet busybox true
@@ -200,6 +201,23 @@ ck_eq "name resolution still works after the restart" "$app1_host" "${RUN[@]}" -
     wget -qO- http://app1/hostname
 ck_ok "a new published container after the restart" "${RUN[@]}" -d --name web3 -p 8083:80 "${HTTPD[@]}"
 ck_has "… answers" "$("${D[@]}" inspect -f '{{.Config.Hostname}}' web3)" get "http://127.0.0.1:8083/hostname"
+
+# ---- many containers with published ports: no leak
+many="${NETWORK_MANY:-200}"
+# shellcheck disable=SC2016 # expanded by the inner shell
+seq "$many" | xargs -P 4 -I{} sh -c '"$DK" run -d --pull never --name many-{} -p $((20000 + {})):80 busybox sleep 600 >/dev/null 2>&1'
+ck_eq "$many containers with a published port each are running" "$many" \
+    sh -c "\"\$DK\" ps -q --filter name=many- | wc -l"
+ck_eq "… and berth's table holds their $many ports" "$many" \
+    sh -c "${IN[*]} nft list map ip berth ports_any | grep -o 'tcp \. 2[0-9]\{4\}' | wc -l"
+# shellcheck disable=SC2016 # expanded by the inner shell
+"${D[@]}" ps -aq --filter name=many- | xargs -P 4 -n 10 sh -c '"$DK" rm -f "$@" >/dev/null 2>&1' rm
+ck_eq "after removing them: none of their ports is left" "0" \
+    sh -c "${IN[*]} nft list map ip berth ports_any | grep -o 'tcp \. 2[0-9]\{4\}' | wc -l"
+ck_eq "… no veth of theirs is left" "$("${D[@]}" ps -q | wc -l)" \
+    sh -c "${IN[*]} ip -o link show | grep -c ' vb'"
+ck_eq "… no network namespace of theirs is left" "$("${D[@]}" ps -q | wc -l)" \
+    sh -c "ls '$T/exec/netns' | wc -l"
 
 # ---- everything removed: nothing left
 ck_ok "rm -f every container" sh -c "\"\$DK\" rm -f \$(\"\$DK\" ps -aq) >/dev/null"

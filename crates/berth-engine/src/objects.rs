@@ -569,7 +569,18 @@ impl Engine {
                     .mounts
                     .iter()
                     .any(|m| m.name.as_deref() == Some(v) || m.destination.as_deref() == Some(v)),
-                "network" => r.host_config.network_mode.as_deref().unwrap_or("default") == v,
+                "network" => {
+                    let mode = r.host_config.network_mode.as_deref().unwrap_or("default");
+                    mode == v
+                        || (v == "bridge" && mode == "default")
+                        || r.endpoints.iter().any(|e| {
+                            e.network_id.starts_with(v.as_str())
+                                || self
+                                    .networks
+                                    .get(&e.network_id)
+                                    .is_some_and(|n| &n.name == v)
+                        })
+                }
                 "is-task" => v == "false",
                 "before" | "since" => true,
                 _ => false,
