@@ -52,18 +52,7 @@ case "$(basename "$bin")" in
 esac
 
 cleanup() {
-    local ids
-    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-        ids=$(timeout 30 "${D[@]}" ps -aq 2>/dev/null)
-        # shellcheck disable=SC2086 # one argument per container
-        [ -n "$ids" ] && timeout 60 "${D[@]}" rm -fv $ids >/dev/null 2>&1
-        kill -TERM "$daemon_pid" 2>/dev/null
-        for _ in $(seq 150); do
-            kill -0 "$daemon_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$daemon_pid" 2>/dev/null
-    fi
+    end_daemon "$daemon_pid" remove
     kill_matching_pids "$T"
     sleep 0.2
     unmount_under "$T"
@@ -78,12 +67,7 @@ trap 'exit 130' INT TERM
 start_daemon() {
     "$bin" "${daemon_args[@]}" >>"$T/berthd.log" 2>&1 </dev/null &
     daemon_pid=$!
-    for _ in $(seq 150); do
-        "${D[@]}" version >/dev/null 2>&1 && return 0
-        kill -0 "$daemon_pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    return 1
+    wait_api "$daemon_pid"
 }
 
 if ! start_daemon; then

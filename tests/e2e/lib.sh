@@ -165,6 +165,33 @@ stop_daemon() {
     rm -rf "$dir"
 }
 
+# wait_api <pid>: waits (30 s at most) until the daemon at $DOCKER_HOST answers; fails
+# early when <pid> is gone.
+wait_api() {
+    local pid="$1"
+    for _ in $(seq 150); do
+        "$docker_cli" version >/dev/null 2>&1 && return 0
+        kill -0 "$pid" 2>/dev/null || return 1
+        sleep 0.2
+    done
+    return 1
+}
+# end_daemon <pid> [remove]: with "remove", first removes every container of the daemon
+# at $DOCKER_HOST (and their anonymous volumes); then TERM, 15 s, KILL, by PID.
+end_daemon() {
+    local pid="$1" ids
+    [ -n "$pid" ] || return 0
+    if [ "${2:-}" = remove ] && kill -0 "$pid" 2>/dev/null; then
+        ids=$(timeout 30 "$docker_cli" ps -aq 2>/dev/null)
+        # shellcheck disable=SC2086 # one argument per container
+        [ -n "$ids" ] && timeout 60 "$docker_cli" rm -fv $ids >/dev/null 2>&1
+    fi
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    return 0
+}
+
 # kill_cgroup_procs <name>: SIGKILLs, by PID, what is left in the cgroup /<name> that a
 # daemon started here was given (a `runc init` caught by the daemon's death, say).
 kill_cgroup_procs() {

@@ -38,28 +38,14 @@ start_daemon() {   # start_daemon <dir>: data root <dir>/data, exec root <dir>/e
     "$bin" -H "$DOCKER_HOST" --data-root "$1/data" --exec-root "$1/exec" --bridge none \
         --pidfile "$1/berthd.pid" >>"$1/berthd.log" 2>&1 </dev/null &
     daemon_pid=$!
-    for _ in $(seq 150); do
-        "${D[@]}" version >/dev/null 2>&1 && return 0
-        kill -0 "$daemon_pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    return 1
+    wait_api "$daemon_pid"
 }
 stop_daemon_pid() {
-    [ -n "$daemon_pid" ] || return 0
-    kill -TERM "$daemon_pid" 2>/dev/null
-    for _ in $(seq 150); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$daemon_pid" 2>/dev/null
+    end_daemon "$daemon_pid"
     daemon_pid=
 }
 cleanup() {
-    local ids
-    if [ -n "$daemon_pid" ]; then
-        ids=$(timeout 30 "${D[@]}" ps -aq 2>/dev/null)
-        # shellcheck disable=SC2086 # one argument per container
-        [ -n "$ids" ] && timeout 60 "${D[@]}" rm -fv $ids >/dev/null 2>&1
-    fi
-    stop_daemon_pid
+    end_daemon "$daemon_pid" remove
     kill_matching_pids "$T"
     sleep 0.2
     unmount_under "$T"
