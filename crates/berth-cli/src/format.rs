@@ -75,6 +75,50 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     out
 }
 
+/// Docker's `sortorder.NaturalLess` as an ordering: runs of digits compare by value
+/// ("9/tcp" before "10/tcp"), everything else byte by byte.
+pub fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let si = i;
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let (x, y) = (&a[si..i], &b[sj..j]);
+            let tx = x
+                .iter()
+                .position(|c| *c != b'0')
+                .map_or(&x[x.len()..], |p| &x[p..]);
+            let ty = y
+                .iter()
+                .position(|c| *c != b'0')
+                .map_or(&y[y.len()..], |p| &y[p..]);
+            let o = tx
+                .len()
+                .cmp(&ty.len())
+                .then(tx.cmp(ty))
+                .then(x.len().cmp(&y.len()));
+            if o != Ordering::Equal {
+                return o;
+            }
+        } else {
+            if a[i] != b[j] {
+                return a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (a.len() - i).cmp(&(b.len() - j))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +135,32 @@ mod tests {
         assert_eq!(j, "{\"ID\":\"abc\",\"Names\":\"web\"}\n");
         let empty = render_list(r"table {{.ID}}\t{{.Names}}", "", &header, &[]).expect("renders");
         assert_eq!(empty, "CONTAINER ID   NAMES\n");
+    }
+
+    #[test]
+    fn natural_order() {
+        let mut v = vec![
+            "10/tcp -> x",
+            "9/tcp -> x",
+            "80/udp -> x",
+            "80/tcp -> x",
+            "net2",
+            "net10",
+            "net1",
+        ];
+        v.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            v,
+            [
+                "9/tcp -> x",
+                "10/tcp -> x",
+                "80/tcp -> x",
+                "80/udp -> x",
+                "net1",
+                "net2",
+                "net10"
+            ]
+        );
     }
 
     #[test]

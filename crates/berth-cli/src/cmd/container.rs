@@ -530,13 +530,28 @@ pub async fn port(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
         };
         format!("{ip}:{}", b.str_of("HostPort"))
     };
+    let mut lines = Vec::new();
     if let Some(want) = p.args.get(1) {
-        let key = if want.contains('/') {
-            want.clone()
-        } else {
-            format!("{want}/tcp")
-        };
-        let bindings = ports.get(&key).map(J::items).unwrap_or(&[]);
+        let (port, proto) = want.split_once('/').unwrap_or((want.as_str(), "tcp"));
+        let proto = if proto.is_empty() { "tcp" } else { proto };
+        if port.parse::<u16>().is_err() {
+            let why = if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) {
+                "value out of range"
+            } else {
+                "invalid syntax"
+            };
+            return Err(StatusError {
+                code: 1,
+                message: format!(
+                    "Error: invalid port ({port}): strconv.ParseUint: parsing \"{port}\": {why}"
+                ),
+            }
+            .into());
+        }
+        let bindings = ports
+            .get(&format!("{port}/{proto}"))
+            .map(J::items)
+            .unwrap_or(&[]);
         if bindings.is_empty() {
             return Err(StatusError {
                 code: 1,
@@ -545,17 +560,16 @@ pub async fn port(ctx: &mut Ctx, rest: &[String]) -> anyhow::Result<i32> {
             .into());
         }
         for b in bindings {
-            println!("{}", fmt_binding(b));
+            lines.push(fmt_binding(b));
         }
-        return Ok(0);
-    }
-    let mut lines = Vec::new();
-    for (k, bs) in ports.pairs() {
-        for b in bs.items() {
-            lines.push(format!("{k} -> {}", fmt_binding(b)));
+    } else {
+        for (k, bs) in ports.pairs() {
+            for b in bs.items() {
+                lines.push(format!("{k} -> {}", fmt_binding(b)));
+            }
         }
     }
-    lines.sort();
+    lines.sort_by(|a, b| crate::format::natural_cmp(a, b));
     for l in lines {
         println!("{l}");
     }
