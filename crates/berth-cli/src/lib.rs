@@ -86,6 +86,7 @@ Common Commands:
 Management Commands:
   container   Manage containers
   image       Manage images
+  network     Manage networks
   system      Manage berth
   volume      Manage volumes
 

@@ -7,6 +7,7 @@ mod events;
 mod image;
 mod images;
 mod lifecycle;
+mod network;
 mod run;
 mod stats;
 mod system;
@@ -20,7 +21,7 @@ pub fn split_command(words: &[String]) -> (String, Vec<String>) {
     let first = words.first().map(String::as_str).unwrap_or("");
     let second = words.get(1).map(String::as_str).unwrap_or("");
     match first {
-        "container" | "image" | "volume" | "system"
+        "container" | "image" | "volume" | "network" | "system"
             if !second.is_empty() && !second.starts_with('-') =>
         {
             (format!("{first} {second}"), words[2..].to_vec())
@@ -48,6 +49,17 @@ const IMAGE: &[&str] = &[
     "inspect",
 ];
 const VOLUME: &[&str] = &["create", "ls", "list", "rm", "remove", "prune", "inspect"];
+const NETWORK: &[&str] = &[
+    "create",
+    "ls",
+    "list",
+    "rm",
+    "remove",
+    "prune",
+    "inspect",
+    "connect",
+    "disconnect",
+];
 const SYSTEM: &[&str] = &["info", "df", "prune", "events"];
 
 /// Whether the command exists and talks to the daemon (help output and unknown commands
@@ -62,6 +74,7 @@ pub fn needs_daemon(path: &str, rest: &[String]) -> bool {
         Some(("image", c)) => IMAGE.contains(&c),
         Some(("volume", c)) => VOLUME.contains(&c),
         Some(("system", c)) => SYSTEM.contains(&c),
+        Some(("network", c)) => NETWORK.contains(&c),
         Some(_) => false,
     }
 }
@@ -158,6 +171,12 @@ pub fn usage(path: &str) -> String {
         (Some("volume"), "rm" | "remove" | "inspect") => "[OPTIONS] VOLUME [VOLUME...]",
         (Some("volume"), "ls" | "list") => "[OPTIONS]",
         (Some("image"), "inspect") => "[OPTIONS] IMAGE [IMAGE...]",
+        (Some("network"), "create") => "[OPTIONS] NETWORK",
+        (Some("network"), "rm" | "remove") => "[OPTIONS] NETWORK [NETWORK...]",
+        (Some("network"), "inspect") => "[OPTIONS] NETWORK [NETWORK...]",
+        (Some("network"), "ls" | "list" | "prune") => "[OPTIONS]",
+        (Some("network"), "connect") => "[OPTIONS] NETWORK CONTAINER",
+        (Some("network"), "disconnect") => "[OPTIONS] NETWORK CONTAINER",
         (Some("image"), "rm" | "remove") => "[OPTIONS] IMAGE [IMAGE...]",
         (Some("image"), "ls" | "list") => "[OPTIONS] [REPOSITORY[:TAG]]",
         (Some("container"), "inspect") => "[OPTIONS] CONTAINER [CONTAINER...]",
@@ -206,6 +225,7 @@ pub async fn dispatch(ctx: &mut Ctx, path: &str, rest: &[String]) -> anyhow::Res
         (Some("container"), "inspect") => container::inspect(ctx, rest, Some("container")).await,
         (Some("image"), "inspect") => container::inspect(ctx, rest, Some("image")).await,
         (Some("volume"), "inspect") => container::inspect(ctx, rest, Some("volume")).await,
+        (Some("network"), "inspect") => container::inspect(ctx, rest, Some("network")).await,
         (None | Some("container"), "top") => container::top(ctx, rest).await,
         (None | Some("container"), "diff") => container::diff(ctx, rest).await,
         (None | Some("container"), "port") => container::port(ctx, rest).await,
@@ -231,7 +251,13 @@ pub async fn dispatch(ctx: &mut Ctx, path: &str, rest: &[String]) -> anyhow::Res
         (Some("volume"), "ls" | "list") => volume::ls(ctx, rest).await,
         (Some("volume"), "rm" | "remove") => volume::rm(ctx, rest).await,
         (Some("volume"), "prune") => volume::prune(ctx, rest).await,
-        (None, "container" | "image" | "volume" | "system") => {
+        (Some("network"), "create") => network::create(ctx, rest).await,
+        (Some("network"), "ls" | "list") => network::ls(ctx, rest).await,
+        (Some("network"), "rm" | "remove") => network::rm(ctx, rest).await,
+        (Some("network"), "prune") => network::prune(ctx, rest).await,
+        (Some("network"), "connect") => network::connect(ctx, rest).await,
+        (Some("network"), "disconnect") => network::disconnect(ctx, rest).await,
+        (None, "container" | "image" | "volume" | "network" | "system") => {
             println!("\nUsage:  berth {name} COMMAND\n\nRun 'berth {name} COMMAND --help' for more information on a command.");
             Ok(0)
         }
