@@ -44,10 +44,12 @@ pub const CREATE_FLAGS: &[Flag] = &[
     v("hostname", Some('h'), "Container host name"),
     b("init", None, "Run an init inside the container that forwards signals and reaps processes"),
     b("interactive", Some('i'), "Keep STDIN open even if not attached"),
+    v("ip", None, "IPv4 address (e.g., 172.30.100.104)"),
     v("ipc", None, "IPC mode to use"),
     v("label", Some('l'), "Set meta data on a container"),
     v("log-driver", None, "Logging driver for the container"),
     v("log-opt", None, "Log driver options"),
+    v("mac-address", None, "Container MAC address (e.g., 92:d0:c6:0a:29:33)"),
     v("memory", Some('m'), "Memory limit"),
     v("memory-reservation", None, "Memory soft limit"),
     v("memory-swap", None, "Swap limit equal to memory plus swap: '-1' to enable unlimited swap"),
@@ -237,7 +239,9 @@ pub fn build(
     let mut exposed = J::Obj(Vec::new());
     let mut bindings = J::Obj(Vec::new());
     for spec in p.all("publish") {
-        for (port, ip, host) in parse_publish(spec)? {
+        let ports = parse_publish(spec)
+            .map_err(|e| anyhow!("invalid argument \"{spec}\" for \"-p, --publish\" flag: {e}"))?;
+        for (port, ip, host) in ports {
             exposed.set(&port, J::Obj(Vec::new()));
             let mut list = bindings
                 .get(&port)
@@ -248,12 +252,15 @@ pub fn build(
         }
     }
     for e in p.all("expose") {
-        let port = if e.contains('/') {
-            e.clone()
-        } else {
-            format!("{e}/tcp")
-        };
-        exposed.set(&port, J::Obj(Vec::new()));
+        for port in parse_expose(e)? {
+            exposed.set(&port, J::Obj(Vec::new()));
+        }
+    }
+    // Go marshals these maps with their keys sorted.
+    for m in [&mut exposed, &mut bindings] {
+        if let J::Obj(pairs) = m {
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        }
     }
 
     let mut binds = Vec::new();
@@ -351,11 +358,43 @@ pub fn build(
         config.set("StopTimeout", J::int(int_flag(p, "stop-timeout")?));
     }
 
-    let network = p
-        .get("network")
-        .or(p.get("net"))
-        .unwrap_or("default")
-        .to_string();
+    let mut networks: Vec<String> = p
+        .all("network")
+        .iter()
+        .chain(p.all("net"))
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .collect();
+    if networks.is_empty() {
+        networks.push("default".into());
+    }
+    check_networks(&networks)?;
+    let network = networks[0].clone();
+    let dns = p
+        .all("dns")
+        .iter()
+        .map(|d| validate_dns(d))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let dns_search = p
+        .all("dns-search")
+        .iter()
+        .map(|d| validate_dns_search(d))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let extra_hosts = p
+        .all("add-host")
+        .iter()
+        .map(|h| validate_extra_host(h))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if let Some(ip) = p.get("ip") {
+        if ip.trim().parse::<std::net::IpAddr>().is_err() {
+            bail!("invalid argument \"{ip}\" for \"--ip\" flag: failed to parse IP: \"{ip}\"");
+        }
+    }
+    if let Some(mac) = p.get("mac-address") {
+        if !valid_mac(mac) {
+            bail!("{mac} is not a valid mac address");
+        }
+    }
     let mut log_cfg = J::Obj(Vec::new());
     for o in p.all("log-opt") {
         let (k, v) = o
@@ -389,10 +428,10 @@ pub fn build(
         ("CapAdd", J::str_list_or_null(p.all("cap-add"))),
         ("CapDrop", J::str_list_or_null(p.all("cap-drop"))),
         ("CgroupnsMode", J::s(p.str("cgroupns"))),
-        ("Dns", J::str_list(p.all("dns"))),
+        ("Dns", J::str_list(&dns)),
         ("DnsOptions", J::str_list(p.all("dns-option"))),
-        ("DnsSearch", J::str_list(p.all("dns-search"))),
-        ("ExtraHosts", J::str_list_or_null(p.all("add-host"))),
+        ("DnsSearch", J::str_list(&dns_search)),
+        ("ExtraHosts", J::str_list_or_null(&extra_hosts)),
         ("GroupAdd", J::str_list_or_null(p.all("group-add"))),
         ("IpcMode", J::s(p.str("ipc"))),
         ("Cgroup", J::s("")),
@@ -501,11 +540,24 @@ pub fn build(
     let endpoints = if network.starts_with("container:") {
         J::Obj(Vec::new())
     } else {
-        let mut ep = endpoint();
-        if !p.all("network-alias").is_empty() {
-            ep.set("Aliases", J::str_list(p.all("network-alias")));
+        let mut eps = Vec::new();
+        for (i, n) in networks.iter().enumerate() {
+            let mut ep = endpoint();
+            // The per-container flags apply to the first network, as docker does it.
+            if i == 0 {
+                if let Some(ip) = p.get("ip").filter(|s| !s.is_empty()) {
+                    ep.set("IPAMConfig", J::obj([("IPv4Address", J::s(ip.trim()))]));
+                }
+                if !p.all("network-alias").is_empty() {
+                    ep.set("Aliases", J::str_list(p.all("network-alias")));
+                }
+                if let Some(mac) = p.get("mac-address") {
+                    ep.set("MacAddress", J::s(mac.trim()));
+                }
+            }
+            eps.push((n.clone(), ep));
         }
-        J::Obj(vec![(network.clone(), ep)])
+        J::Obj(eps)
     };
     config.set("NetworkingConfig", J::obj([("EndpointsConfig", endpoints)]));
 
@@ -525,6 +577,127 @@ pub fn build(
         interactive,
         auto_remove,
     })
+}
+
+/// Docker's `--expose` values: a port or a range, with an optional protocol; a range
+/// gives one port each ("7000-7001/udp" → "7000/udp", "7001/udp").
+pub fn parse_expose(e: &str) -> anyhow::Result<Vec<String>> {
+    let (ports, proto) = e.split_once('/').unwrap_or((e, "tcp"));
+    let bad = |why: &str| anyhow!("invalid range format for --expose: {e}, error: {why}");
+    let (a, b) = ports.split_once('-').unwrap_or((ports, ports));
+    let num = |s: &str| {
+        s.parse::<u16>().map_err(|_| {
+            bad(&format!(
+                "strconv.ParseUint: parsing \"{s}\": {}",
+                if s.chars().all(|c| c.is_ascii_digit()) && !s.is_empty() {
+                    "value out of range"
+                } else {
+                    "invalid syntax"
+                }
+            ))
+        })
+    };
+    let (a, b) = (num(a)?, num(b)?);
+    if b < a {
+        return Err(bad(&format!("invalid range specified: {ports}")));
+    }
+    Ok((a..=b).map(|p| format!("{p}/{proto}")).collect())
+}
+
+/// Docker's `ValidateIPAddress` for `--dns`: the address in canonical form.
+pub fn validate_dns(d: &str) -> anyhow::Result<String> {
+    d.trim()
+        .parse::<std::net::IpAddr>()
+        .map(|ip| ip.to_string())
+        .map_err(|_| {
+            anyhow!(
+                "invalid argument \"{d}\" for \"--dns\" flag: IP address is not correctly formatted: {d}"
+            )
+        })
+}
+
+/// Docker's `ValidateDNSSearch`.
+pub fn validate_dns_search(d: &str) -> anyhow::Result<String> {
+    let v = d.trim_matches(' ');
+    if v == "." {
+        return Ok(v.to_string());
+    }
+    let bad =
+        || anyhow!("invalid argument \"{d}\" for \"--dns-search\" flag: {v} is not a valid domain");
+    let name = v.strip_suffix('.').unwrap_or(v);
+    if name.is_empty() || name.len() > 255 || name.starts_with('-') {
+        return Err(bad());
+    }
+    for label in name.split('.') {
+        if label.is_empty()
+            || label.len() > 63
+            || !label
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(bad());
+        }
+    }
+    Ok(v.to_string())
+}
+
+/// Docker's `ValidateExtraHost`: "host:ip", "host=ip", "[v6]" brackets, `host-gateway`;
+/// returns the "host:ip" form the daemon understands.
+pub fn validate_extra_host(val: &str) -> anyhow::Result<String> {
+    let flag = |msg: String| anyhow!("invalid argument \"{val}\" for \"--add-host\" flag: {msg}");
+    let (k, v) = val
+        .split_once('=')
+        .or_else(|| val.split_once(':'))
+        .ok_or_else(|| flag(format!("bad format for add-host: {val:?}")))?;
+    if k.is_empty() || k.contains(':') {
+        return Err(flag(format!("bad format for add-host: {val:?}")));
+    }
+    let mut ip = v;
+    if ip != "host-gateway" {
+        if ip.len() > 2 && ip.starts_with('[') && ip.ends_with(']') {
+            ip = &ip[1..ip.len() - 1];
+        }
+        if ip.trim().parse::<std::net::IpAddr>().is_err() {
+            return Err(flag(format!("invalid IP address in add-host: {ip:?}")));
+        }
+    }
+    Ok(format!("{k}:{ip}"))
+}
+
+/// Go's `net.ParseMAC` for the 6-byte colon or dash forms.
+fn valid_mac(m: &str) -> bool {
+    let m = m.trim();
+    let parts: Vec<&str> = m.split([':', '-']).collect();
+    parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Docker's rule for several `--network`: the modes that are not user networks
+/// (host, none, container:…, default, bridge) cannot be combined with others.
+fn check_networks(networks: &[String]) -> anyhow::Result<()> {
+    if networks.len() < 2 {
+        return Ok(());
+    }
+    let special = |n: &str| {
+        matches!(n, "host" | "none" | "default" | "bridge") || n.starts_with("container:")
+    };
+    let user = networks.iter().any(|n| !special(n));
+    let non_user = networks.iter().any(|n| special(n));
+    if user && non_user {
+        bail!("conflicting options: cannot attach both user-defined and non-user-defined network-modes");
+    }
+    if non_user {
+        bail!("conflicting options: cannot attach multiple network-modes");
+    }
+    let mut seen = std::collections::HashSet::new();
+    for n in networks {
+        if !seen.insert(n) {
+            bail!("network {n:?} is specified multiple times");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -706,5 +879,201 @@ mod tests {
         );
         assert!(restart_policy("sometimes").is_err());
         assert_eq!(ram_in_bytes("1.5g").ok(), Some(1_610_612_736));
+    }
+
+    fn try_req(argv: &[&str]) -> anyhow::Result<CreateRequest> {
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        let p = parse(CREATE_FLAGS, &argv, false).expect("flags parse");
+        build(&p, true, None)
+    }
+
+    #[test]
+    fn network_flags_fill_the_endpoint() {
+        let r = req(
+            &[
+                "--network",
+                "appnet",
+                "--network-alias",
+                "svc",
+                "--ip",
+                "10.77.0.50",
+                "--mac-address",
+                "92:d0:c6:0a:29:33",
+                "busybox",
+            ],
+            true,
+            None,
+        );
+        let h = r.body.get("HostConfig").expect("host config");
+        assert_eq!(h.str_of("NetworkMode"), "appnet");
+        let ep = r
+            .body
+            .path(&["NetworkingConfig", "EndpointsConfig", "appnet"])
+            .expect("endpoint");
+        assert_eq!(
+            ep.get("IPAMConfig").map(J::to_compact).as_deref(),
+            Some(r#"{"IPv4Address":"10.77.0.50"}"#)
+        );
+        assert_eq!(
+            ep.get("Aliases").map(J::to_compact).as_deref(),
+            Some(r#"["svc"]"#)
+        );
+        assert_eq!(ep.str_of("MacAddress"), "92:d0:c6:0a:29:33");
+        // Without --network: "default", no IPAM config.
+        let r = req(&["busybox"], true, None);
+        let ep = r
+            .body
+            .path(&["NetworkingConfig", "EndpointsConfig", "default"])
+            .expect("endpoint");
+        assert_eq!(ep.get("IPAMConfig"), Some(&J::Null));
+        // Two user networks: both endpoints, the mode is the first.
+        let r = req(&["--network", "a", "--network", "b", "busybox"], true, None);
+        assert_eq!(
+            r.body
+                .path(&["HostConfig", "NetworkMode"])
+                .and_then(J::as_str),
+            Some("a")
+        );
+        let eps = r
+            .body
+            .path(&["NetworkingConfig", "EndpointsConfig"])
+            .expect("endpoints");
+        assert_eq!(eps.pairs().len(), 2);
+        assert_eq!(
+            try_req(&["--network", "host", "--network", "a", "busybox"])
+                .expect_err("mixed")
+                .to_string(),
+            "conflicting options: cannot attach both user-defined and non-user-defined network-modes"
+        );
+        assert_eq!(
+            try_req(&["--ip", "10.1.2", "busybox"])
+                .expect_err("bad ip")
+                .to_string(),
+            "invalid argument \"10.1.2\" for \"--ip\" flag: failed to parse IP: \"10.1.2\""
+        );
+        assert_eq!(
+            try_req(&["--mac-address", "92:d0", "busybox"])
+                .expect_err("bad mac")
+                .to_string(),
+            "92:d0 is not a valid mac address"
+        );
+    }
+
+    #[test]
+    fn ports_ranges_and_expose() {
+        let r = req(
+            &[
+                "-p",
+                "8000-8001:80-81",
+                "-p",
+                "127.0.0.1::53/udp",
+                "-p",
+                "9000-9010:443",
+                "--expose",
+                "7000-7001",
+                "-P",
+                "busybox",
+            ],
+            true,
+            None,
+        );
+        assert_eq!(
+            r.body.get("ExposedPorts").map(J::to_compact).as_deref(),
+            Some(
+                r#"{"443/tcp":{},"53/udp":{},"7000/tcp":{},"7001/tcp":{},"80/tcp":{},"81/tcp":{}}"#
+            )
+        );
+        let h = r.body.get("HostConfig").expect("host config");
+        assert_eq!(
+            h.get("PortBindings").map(J::to_compact).as_deref(),
+            Some(
+                r#"{"443/tcp":[{"HostIp":"","HostPort":"9000-9010"}],"53/udp":[{"HostIp":"127.0.0.1","HostPort":""}],"80/tcp":[{"HostIp":"","HostPort":"8000"}],"81/tcp":[{"HostIp":"","HostPort":"8001"}]}"#
+            )
+        );
+        assert_eq!(h.get("PublishAllPorts"), Some(&J::Bool(true)));
+        assert_eq!(
+            try_req(&["-p", "8000:80-81", "busybox"])
+                .expect_err("ranges")
+                .to_string(),
+            "invalid argument \"8000:80-81\" for \"-p, --publish\" flag: invalid ranges specified for container and host Ports: 80-81 and 8000"
+        );
+        assert_eq!(
+            try_req(&["-p", "80/bogus", "busybox"])
+                .expect_err("proto")
+                .to_string(),
+            "invalid argument \"80/bogus\" for \"-p, --publish\" flag: invalid proto: bogus"
+        );
+        assert_eq!(
+            try_req(&["-p", "1.2.3:80:80", "busybox"])
+                .expect_err("ip")
+                .to_string(),
+            "invalid argument \"1.2.3:80:80\" for \"-p, --publish\" flag: invalid IP address: 1.2.3"
+        );
+        assert_eq!(
+            parse_expose("53/udp").ok(),
+            Some(vec!["53/udp".to_string()])
+        );
+        assert_eq!(
+            parse_expose("81-80").expect_err("backwards").to_string(),
+            "invalid range format for --expose: 81-80, error: invalid range specified: 81-80"
+        );
+        assert_eq!(
+            parse_expose("http").expect_err("name").to_string(),
+            "invalid range format for --expose: http, error: strconv.ParseUint: parsing \"http\": invalid syntax"
+        );
+    }
+
+    #[test]
+    fn dns_and_hosts_are_validated_like_docker() {
+        let r = req(
+            &[
+                "--dns",
+                "10.1.2.3",
+                "--dns-search",
+                "example.test",
+                "--dns-option",
+                "ndots:2",
+                "--add-host",
+                "foo=10.9.8.7",
+                "--add-host",
+                "v6:[::1]",
+                "--add-host",
+                "gw:host-gateway",
+                "busybox",
+            ],
+            true,
+            None,
+        );
+        let h = r.body.get("HostConfig").expect("host config");
+        assert_eq!(
+            h.get("Dns").map(J::to_compact).as_deref(),
+            Some(r#"["10.1.2.3"]"#)
+        );
+        assert_eq!(
+            h.get("DnsSearch").map(J::to_compact).as_deref(),
+            Some(r#"["example.test"]"#)
+        );
+        assert_eq!(
+            h.get("DnsOptions").map(J::to_compact).as_deref(),
+            Some(r#"["ndots:2"]"#)
+        );
+        assert_eq!(
+            h.get("ExtraHosts").map(J::to_compact).as_deref(),
+            Some(r#"["foo:10.9.8.7","v6:::1","gw:host-gateway"]"#)
+        );
+        assert_eq!(
+            validate_dns("nope").expect_err("dns").to_string(),
+            "invalid argument \"nope\" for \"--dns\" flag: IP address is not correctly formatted: nope"
+        );
+        assert_eq!(
+            validate_extra_host("foo").expect_err("format").to_string(),
+            "invalid argument \"foo\" for \"--add-host\" flag: bad format for add-host: \"foo\""
+        );
+        assert_eq!(
+            validate_extra_host("foo:bar").expect_err("ip").to_string(),
+            "invalid argument \"foo:bar\" for \"--add-host\" flag: invalid IP address in add-host: \"bar\""
+        );
+        assert!(validate_dns_search("bad domain").is_err());
+        assert_eq!(validate_dns_search(".").ok().as_deref(), Some("."));
     }
 }

@@ -99,6 +99,9 @@ pub fn parse_publish(spec: &str) -> anyhow::Result<Vec<(String, String, String)>
     if !matches!(proto, "tcp" | "udp" | "sctp") {
         bail!("invalid proto: {proto}");
     }
+    if !ip.is_empty() && ip.parse::<std::net::IpAddr>().is_err() {
+        bail!("invalid IP address: {ip}");
+    }
     let (c0, c1) = port_range(container, "containerPort")?;
     let hosts = if host.is_empty() {
         None
@@ -106,7 +109,8 @@ pub fn parse_publish(spec: &str) -> anyhow::Result<Vec<(String, String, String)>
         Some(port_range(host, "hostPort")?)
     };
     if let Some((h0, h1)) = hosts {
-        if h1 - h0 != c1 - c0 && h0 != h1 {
+        // A host range for one container port is the range the daemon picks from.
+        if h1 - h0 != c1 - c0 && c0 != c1 {
             bail!("invalid ranges specified for container and host Ports: {container} and {host}");
         }
     }
