@@ -12,6 +12,9 @@
 #   --network container:web shares web's interfaces
 #   kill -9 berthd, start it again in the same namespace: the published port still
 #     answers and berth's table holds it once; a new port works
+#   berth's own CLI (the `berth` binary next to berthd): network create/ls/inspect/rm/
+#     prune/connect/disconnect print what docker prints, run -p/--network/--network-alias,
+#     berth port
 #   after removing every container and network: no veth left, no port in berth's table
 # Each check prints PASS or FAIL; exit status non-zero if any failed. At exit, also on
 # failure: containers removed, berthd stopped by PID, processes mentioning $T killed by
@@ -218,6 +221,69 @@ ck_eq "… no veth of theirs is left" "$("${D[@]}" ps -q | wc -l)" \
     sh -c "${IN[*]} ip -o link show | grep -c ' vb'"
 ck_eq "… no network namespace of theirs is left" "$("${D[@]}" ps -q | wc -l)" \
     sh -c "ls '$T/exec/netns' | wc -l"
+
+# ---- the same through berth's own CLI (the binary next to berthd)
+berth_cli="$(dirname "$bin")/berth"
+if [ -x "$berth_cli" ]; then
+    B=("$berth_cli")   # DOCKER_HOST is exported: berth honours it
+    BRUN=("${B[@]}" run --pull never)
+    same_as_docker() {   # NAME ARGS...: berth and docker print the same bytes and exit alike
+        local d b
+        d=$("${D[@]}" "${@:2}" 2>&1; echo "rc=$?"; echo x)
+        b=$("${B[@]}" "${@:2}" 2>&1; echo "rc=$?"; echo x)
+        if [ "$d" = "$b" ]; then pass "$1"; else fail "$1" "docker: ${d:0:800} berth: ${b:0:800}"; fi
+    }
+    cnames() { "${B[@]}" network inspect -f '{{range .Containers}}{{.Name}} {{end}}' "$1" | tr ' ' '\n' | sort | xargs; }
+    ck_ok "berth network create --subnet --gateway --label" "${B[@]}" network create --subnet 10.78.0.0/24 \
+        --gateway 10.78.0.1 --label via=berth bnet
+    same_as_docker "berth network ls = docker network ls, byte for byte" network ls
+    same_as_docker "berth network ls --no-trunc -q = docker's" network ls --no-trunc -q
+    same_as_docker "berth network ls --filter label --format = docker's" network ls --filter label=via=berth \
+        --format '{{.Name}} {{.Driver}} {{.Scope}} {{.Internal}} {{.Labels}}'
+    # (custom networks only: berthd's host and none networks get a new Created each call)
+    same_as_docker "berth network ls --format '{{json .}}' = docker's" network ls --filter type=custom \
+        --format '{{json .}}'
+    ck_ok "berth run -d -p 8095:80 --network bnet --network-alias x httpd" "${BRUN[@]}" -d --name bweb -p 8095:80 \
+        --network bnet --network-alias x "${HTTPD[@]}"
+    retry_until 5 get "http://127.0.0.1:8095/hostname"
+    bweb_host=$("${B[@]}" inspect -f '{{.Config.Hostname}}' bweb 2>/dev/null)
+    ck_eq "… it answers on 127.0.0.1:8095" "${bweb_host:-none}" get "http://127.0.0.1:8095/hostname"
+    ck_eq "berth port" "80/tcp -> 0.0.0.0:8095" "${B[@]}" port bweb
+    ck_eq "berth port bweb 80" "0.0.0.0:8095" "${B[@]}" port bweb 80
+    same_as_docker "berth port = docker port (also for a port not published)" port bweb 81
+    ck_eq "another container on bnet reaches it by the alias x" "${bweb_host:-none}" "${BRUN[@]}" --rm \
+        --network bnet busybox wget -qO- http://x/hostname
+    ck_ok "berth run -d broam on the default bridge" "${BRUN[@]}" -d --name broam busybox sleep 600
+    ck_ok "berth network connect --alias brover --ip 10.78.0.77 bnet broam" "${B[@]}" network connect \
+        --alias brover --ip 10.78.0.77 bnet broam
+    ck_eq "… broam got that address" "10.78.0.77" \
+        "${B[@]}" inspect -f '{{(index .NetworkSettings.Networks "bnet").IPAddress}}' broam
+    ck_has "… and is resolved by its alias" "Address: 10.78.0.77" "${BRUN[@]}" --rm --network bnet busybox \
+        nslookup brover
+    ck_eq "berth network inspect -f lists both containers" "broam bweb" cnames bnet
+    ck_ok "berth network disconnect bnet broam" "${B[@]}" network disconnect bnet broam
+    ck_eq "… after it only bweb is on bnet" "bweb" cnames bnet
+    ck_err "… and broam has no eth1" "can't find device 'eth1'" "${B[@]}" exec broam ip link show eth1
+    same_as_docker "berth network inspect -f = docker's" network inspect \
+        -f '{{.Name}} {{.Driver}} {{.Internal}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}} {{.Labels}}' bnet
+    same_as_docker "berth network inspect (JSON) = docker's" network inspect bnet
+    same_as_docker "berth network rm of a network in use and of a missing one: docker's errors and status" \
+        network rm bnet nosuchnet
+    ck_ok "berth rm -f bweb broam" "${B[@]}" rm -f bweb broam
+    ck_eq "berth network rm bnet" "bnet" "${B[@]}" network rm bnet
+    ck_lacks "… bnet is gone" "bnet" "${B[@]}" network ls --format '{{.Name}}'
+    ck_ok "two unused networks" sh -c "\"$berth_cli\" network create bempty1 >/dev/null && \"$berth_cli\" network create bempty2 >/dev/null"
+    ck_has "berth network prune without -f asks docker's question" \
+        "WARNING! This will remove all custom networks not used by at least one container." \
+        sh -c "echo n | \"$berth_cli\" network prune"
+    ck_has "… and answering n keeps them" "bempty1" "${B[@]}" network ls --format '{{.Name}}'
+    ck_eq "berth network prune -f: Deleted Networks: and the two (appnet and other are in use)" \
+        "Deleted Networks: bempty1 bempty2" sh -c "\"$berth_cli\" network prune -f | sort | xargs"
+    ck_re "… appnet and other are still there" '^appnet other$' sh -c \
+        "\"$berth_cli\" network ls --filter type=custom --format '{{.Name}}' | xargs"
+else
+    fail "the berth CLI next to berthd" "$berth_cli is missing: build it with cargo build --release -p berth-cli"
+fi
 
 # ---- everything removed: nothing left
 ck_ok "rm -f every container" sh -c "\"\$DK\" rm -f \$(\"\$DK\" ps -aq) >/dev/null"
