@@ -220,17 +220,21 @@ impl Engine {
         let rootfs = self.container_dir(&rec.id).join("rootfs");
         let _ = self.images.unmount(&rootfs).await;
         let live = self.container(&rec.id).ok();
-        let eps = live
+        let (eps, had_ports) = live
             .as_ref()
-            .map(|c| c.snapshot().endpoints)
-            .unwrap_or_else(|| rec.endpoints.clone());
+            .map(|c| {
+                let r = c.snapshot();
+                (r.endpoints, !r.published.is_empty())
+            })
+            .unwrap_or_else(|| (rec.endpoints.clone(), !rec.published.is_empty()));
         if eps.is_empty() {
             return;
         }
         if let Some(me) = self.arc() {
             let id = rec.id.clone();
             let eps2 = eps.clone();
-            let _ = tokio::task::spawn_blocking(move || me.networks.release(&id, &eps2)).await;
+            let _ = tokio::task::spawn_blocking(move || me.networks.release(&id, &eps2, had_ports))
+                .await;
         }
         if let Some(c) = live {
             let _ = c.update(|r| {

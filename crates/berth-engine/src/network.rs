@@ -620,7 +620,7 @@ impl Networks {
         match res {
             Ok(published) => Ok((done, published)),
             Err(e) => {
-                self.release(id, &done);
+                self.release(id, &done, true);
                 Err(e)
             }
         }
@@ -711,8 +711,9 @@ impl Networks {
 
     /// Undoes [`Networks::setup`] (also for a container that died while the daemon was
     /// away): ports, DNS names, veths, addresses, the namespace.
-    pub fn release(&self, id: &str, eps: &[Endpoint]) {
-        if let Some(fw) = &self.firewall {
+    /// `had_ports`: the container published ports (else the nft run, ~15 ms, is skipped).
+    pub fn release(&self, id: &str, eps: &[Endpoint], had_ports: bool) {
+        if let (true, Some(fw)) = (had_ports, &self.firewall) {
             let _ = fw.remove_ports(id);
         }
         self.dns.remove_container(id);
