@@ -18,15 +18,7 @@ sock="unix://$work/berth.sock"
 berthd_pid=
 # berthd puts containers under the cgroup /berth; the parent is ours to remove if this
 # script made it (it is empty once every container is gone).
-berth_cg_before=$(ls -d /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth 2>/dev/null || true)
-remove_berth_cgroup_parent() {
-    local d
-    for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
-        [ -d "$d" ] || continue
-        grep -qxF "$d" <<<"$berth_cg_before" && continue
-        rmdir "$d" 2>/dev/null || true
-    done
-}
+berth_cg_before=$(berth_cgroup_parents)
 cleanup() {
     if [ -n "$berthd_pid" ]; then
         docker -H "$sock" rm -f demo-web >/dev/null 2>&1 || true
@@ -35,7 +27,7 @@ cleanup() {
     fi
     # Container roots are overlay mounts under the data root.
     findmnt -rn -o TARGET | { grep "^$work/" || true; } | sort -r | while read -r m; do umount -l "$m"; done
-    remove_berth_cgroup_parent
+    remove_new_berth_cgroup_parents "$berth_cg_before"
     rm -rf "$work"
 }
 trap cleanup EXIT

@@ -44,3 +44,21 @@ apt_ensure() {
     apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null ||
         { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null; }
 }
+
+# berth_cgroup_parents: the /berth cgroup directories that exist now (berthd and
+# berth-runtime put containers under /berth/<id>), one per line.
+berth_cgroup_parents() {
+    ls -d /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth 2>/dev/null || true
+}
+
+# remove_new_berth_cgroup_parents <before>: removes the /berth parents that were not in
+# <before> (what berth_cgroup_parents printed at the start); rmdir only, so a parent still
+# holding a container stays.
+remove_new_berth_cgroup_parents() {
+    local d
+    for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
+        [ -d "$d" ] || continue
+        grep -qxF "$d" <<<"$1" && continue
+        rmdir "$d" 2>/dev/null || true
+    done
+}

@@ -40,20 +40,12 @@ stop_berthd() {
 }
 # berthd puts containers under the cgroup /berth; the parent is ours to remove if this
 # script made it (it is empty once every container is gone).
-berth_cg_before=$(ls -d /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth 2>/dev/null || true)
-remove_berth_cgroup_parent() {
-    local d
-    for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
-        [ -d "$d" ] || continue
-        grep -qxF "$d" <<<"$berth_cg_before" && continue
-        rmdir "$d" 2>/dev/null || true
-    done
-}
+berth_cg_before=$(berth_cgroup_parents)
 cleanup() {
     stop_berthd
     kill_matching_pids "$T"
     unmount_under "$T"
-    remove_berth_cgroup_parent
+    remove_new_berth_cgroup_parents "$berth_cg_before"
     rm -rf "$T" "$E2E_ERRFILE"
 }
 trap cleanup EXIT
