@@ -40,15 +40,7 @@ static_init="$BERTH_REPO/target/static/x86_64-unknown-linux-gnu/release/berth-in
 init_args=()
 [ -x "$static_init" ] && init_args=(--init-path "$static_init")
 cleanup() {
-    local ids
-    if [ -n "$daemon_pid" ]; then
-        ids=$(timeout 30 "${D[@]}" ps -aq 2>/dev/null)
-        # shellcheck disable=SC2086 # one argument per container
-        [ -n "$ids" ] && timeout 60 "${D[@]}" rm -fv $ids >/dev/null 2>&1
-        kill -TERM "$daemon_pid" 2>/dev/null
-        for _ in $(seq 100); do kill -0 "$daemon_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$daemon_pid" 2>/dev/null
-    fi
+    end_daemon "$daemon_pid" remove
     [ -n "$holder_pid" ] && kill -KILL "$holder_pid" 2>/dev/null
     kill_matching_pids "$T"
     sleep 0.2
@@ -70,12 +62,7 @@ start_daemon() {
         --pidfile "$T/berthd.pid" "${init_args[@]}" >>"$T/berthd.log" 2>&1 </dev/null &
     daemon_pid=$!
     disown "$daemon_pid"   # killed with -9 on purpose below
-    for _ in $(seq 150); do
-        "${D[@]}" version >/dev/null 2>&1 && return 0
-        kill -0 "$daemon_pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    return 1
+    wait_api "$daemon_pid"
 }
 if ! start_daemon; then
     fail "berthd starts in its own network namespace" "$(tail -n 20 "$T/berthd.log")"

@@ -79,6 +79,8 @@ pub struct Engine {
     images: images::Images,
     execs: Mutex<HashMap<String, Arc<ExecRecord>>>,
     started: std::time::Instant,
+    /// Wall-clock time the engine opened (the built-in networks' `Created`).
+    started_at: std::time::SystemTime,
     networks: network::Networks,
 }
 
@@ -122,6 +124,7 @@ impl Engine {
             images,
             execs: Mutex::new(HashMap::new()),
             started: std::time::Instant::now(),
+            started_at: std::time::SystemTime::now(),
             networks,
         });
         engine.recover().await?;

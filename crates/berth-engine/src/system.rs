@@ -301,7 +301,7 @@ impl Engine {
     /// networks (the default `bridge` and user-defined ones) with their running
     /// containers.
     pub(crate) fn networks(&self, filters: &Filters) -> Vec<serde_json::Value> {
-        let created = util::rfc3339(std::time::SystemTime::now() - self.started.elapsed());
+        let created = util::rfc3339(self.started_at);
         let mut out: Vec<serde_json::Value> = ["host", "none"]
             .iter()
             .map(|name| {
