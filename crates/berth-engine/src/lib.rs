@@ -78,7 +78,6 @@ pub struct Engine {
     volumes: Volumes,
     images: images::Images,
     execs: Mutex<HashMap<String, Arc<ExecRecord>>>,
-    started: std::time::Instant,
     /// Wall-clock time the engine opened (the built-in networks' `Created`).
     started_at: std::time::SystemTime,
     networks: network::Networks,
@@ -123,7 +122,6 @@ impl Engine {
             volumes,
             images,
             execs: Mutex::new(HashMap::new()),
-            started: std::time::Instant::now(),
             started_at: std::time::SystemTime::now(),
             networks,
         });
