@@ -123,6 +123,8 @@ ck_eq "network ls --filter label" "appnet" "${D[@]}" network ls --filter label=t
 ck_eq "ps --filter network=appnet" "app1" "${D[@]}" ps --filter network=appnet --format '{{.Names}}'
 ck_err "network rm of a network in use is refused" "has active endpoints" "${D[@]}" network rm appnet
 ck_err "network create of an existing name" "already exists" "${D[@]}" network create appnet
+ck_err "network create with an invalid name" "invalid network name" "${D[@]}" network create 'bad/name'
+ck_err "network create with a /31 subnet" "too small" "${D[@]}" network create --subnet 10.66.0.0/31 tiny
 ck_err "run on a network that does not exist" "network nosuchnet not found" "${RUN[@]}" --rm --network nosuchnet busybox true
 
 # ---- resolv.conf and hosts options (files only: nothing is sent to these addresses)

@@ -286,7 +286,7 @@ impl berth_model::Engine for Engine {
             .await
             .map_err(|e| berth_model::Error::internal(e.to_string()))??;
         if n.is_user_defined() {
-            self.networks.start_dns_for(&n);
+            self.networks.start_dns(&n);
         }
         self.emit_network_event(&n.id, &n.name, "create");
         Ok(docker::NetworkCreateResponse {

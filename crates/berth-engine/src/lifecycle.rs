@@ -239,14 +239,7 @@ impl Engine {
         if let Some(c) = live {
             let _ = c.update(|r| {
                 for e in &mut r.endpoints {
-                    let keep = crate::network::Endpoint {
-                        network_id: e.network_id.clone(),
-                        aliases: e.aliases.clone(),
-                        requested_ip: e.requested_ip.clone(),
-                        requested_mac: e.requested_mac.clone(),
-                        ..Default::default()
-                    };
-                    *e = keep;
+                    *e = e.config_only();
                 }
                 r.published.clear();
             });
@@ -642,34 +635,26 @@ impl Engine {
     /// in line with the containers that run (berth's nftables table rebuilt, stale
     /// veths, namespaces and address allocations dropped), and their DNS names return.
     pub(crate) async fn reconcile_networks(&self) -> Result<(), Error> {
-        let running: std::collections::HashMap<
-            String,
-            (
-                Vec<crate::network::Endpoint>,
-                Vec<crate::network::Published>,
-                String,
-            ),
-        > = self
+        let running: Vec<Record> = self
             .containers
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .values()
             .map(|c| c.snapshot())
             .filter(|r| r.state.is_running() && !r.endpoints.is_empty())
-            .map(|r| (r.id, (r.endpoints, r.published, r.name)))
             .collect();
         let me = self
             .arc()
             .ok_or_else(|| Error::internal("the engine is shutting down"))?;
-        let plain: std::collections::HashMap<_, _> = running
+        let state: std::collections::HashMap<_, _> = running
             .iter()
-            .map(|(id, (e, p, _))| (id.clone(), (e.clone(), p.clone())))
+            .map(|r| (r.id.clone(), (r.endpoints.clone(), r.published.clone())))
             .collect();
-        tokio::task::spawn_blocking(move || me.networks.reconcile(&plain))
+        tokio::task::spawn_blocking(move || me.networks.reconcile(&state))
             .await
             .map_err(|e| Error::internal(e.to_string()))??;
-        for (id, (eps, _, name)) in &running {
-            self.networks.dns_add(id, name, eps);
+        for r in &running {
+            self.networks.dns_add(&r.id, &r.name, &r.endpoints);
         }
         Ok(())
     }

@@ -247,7 +247,7 @@ impl Networks {
             let routes = link::host_routes().map_err(net_err)?;
             let subnet = ipam::pick_subnet(&taken, &routes)
                 .ok_or_else(|| Error::internal("no free subnet for the default bridge network"))?;
-            let gateway = Ipv4Addr::from(u32::from(subnet.0) + 1);
+            let gateway = first_host(subnet)?;
             me.store(NetRecord {
                 id: crate::objects::network_id("bridge"),
                 name: "bridge".into(),
@@ -341,12 +341,8 @@ impl Networks {
         }
     }
 
-    /// Starts the embedded DNS listener of a new user-defined network.
-    pub fn start_dns_for(&self, n: &NetRecord) {
-        self.start_dns(n);
-    }
-
-    fn start_dns(&self, n: &NetRecord) {
+    /// Starts the embedded DNS listener of a user-defined network (once).
+    pub fn start_dns(&self, n: &NetRecord) {
         let Ok(gw) = n.gateway() else { return };
         self.dns.set_network(n.id.clone(), gw);
         let mut servers = self.dns_servers.lock().unwrap_or_else(|p| p.into_inner());
@@ -467,6 +463,16 @@ impl Networks {
         if name.is_empty() {
             return Err(Error::invalid("network name cannot be empty"));
         }
+        // Docker's rule for object names: `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
+        let valid = name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| b.is_ascii_alphanumeric() || (i > 0 && matches!(b, b'_' | b'.' | b'-')));
+        if !valid {
+            return Err(Error::invalid(format!(
+                "invalid network name \"{name}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
         if ["bridge", "host", "none", "default"].contains(&name) && self.find(name).is_some()
             || ["host", "none", "default"].contains(&name)
         {
@@ -526,7 +532,7 @@ impl Networks {
                 }
                 g
             }
-            None => Ipv4Addr::from(u32::from(subnet.0) + 1),
+            None => first_host(subnet)?,
         };
         let ip_range = cfg.ip_range.clone().filter(|s| !s.is_empty());
         let id = util::new_id()?;
@@ -771,13 +777,18 @@ impl Networks {
             .ip
             .parse()
             .map_err(|_| Error::internal("container has no address"))?;
-        let mut taken: HashSet<u16> = self
-            .fw()?
-            .published()
-            .map_err(fw_err)?
-            .iter()
-            .map(|m| m.host_port)
-            .collect();
+        // Reading the table back costs an `nft` run: only `-P` and `-p :80` need it, to
+        // pick free host ports.
+        let mut taken: HashSet<u16> = if wanted.iter().any(|w| w.2.is_empty() || w.2 == "0") {
+            self.fw()?
+                .published()
+                .map_err(fw_err)?
+                .iter()
+                .map(|m| m.host_port)
+                .collect()
+        } else {
+            HashSet::new()
+        };
         let mut maps = Vec::new();
         let mut out = Vec::new();
         for (key, host_ip, host_port) in wanted {
@@ -943,6 +954,33 @@ impl Networks {
             "Options": options,
             "Labels": n.labels,
         })
+    }
+}
+
+/// The first host address of a subnet: Docker's default gateway.
+fn first_host(subnet: Cidr) -> Result<Ipv4Addr, Error> {
+    u32::from(subnet.0)
+        .checked_add(1)
+        .map(Ipv4Addr::from)
+        .filter(|g| ipam::contains(subnet, *g) && subnet.1 <= 30)
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "subnet {} is too small for a gateway and containers (at most /30)",
+                ipam::format_cidr(subnet)
+            ))
+        })
+}
+
+impl Endpoint {
+    /// What was asked at create or connect, without what a start filled in.
+    pub fn config_only(&self) -> Endpoint {
+        Endpoint {
+            network_id: self.network_id.clone(),
+            aliases: self.aliases.clone(),
+            requested_ip: self.requested_ip.clone(),
+            requested_mac: self.requested_mac.clone(),
+            ..Default::default()
+        }
     }
 }
 

@@ -817,12 +817,8 @@ fn network_settings(
             },
         );
     }
-    let key = match mode {
-        "default" | "" => "",
-        m if m.starts_with("container:") => "",
-        "bridge" => "",
-        m => m,
-    };
+    // host and none are listed as networks of their own, as Docker does.
+    let key = mode;
     if (key == "host" || key == "none") && networks.is_empty() {
         networks.insert(
             key.to_string(),
